@@ -1,1 +1,51 @@
-fn main() {}
+//! rt: a daemonless, runc-compatible, low-level OCI container runtime.
+//! This file parses the command line, sets up logging, dispatches, and turns an error into
+//! runc-style output and exit status. Nothing else.
+
+mod capabilities;
+mod cgroups;
+mod cli;
+mod container;
+mod errno;
+mod logging;
+mod namespaces;
+mod process;
+mod rootfs;
+mod seccomp;
+mod signal;
+mod timestamp;
+mod tty;
+
+use clap::Parser;
+
+fn main() {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let format = if cli.log_format == "json" {
+        logging::Format::Json
+    } else {
+        logging::Format::Text
+    };
+    if let Err(e) = logging::init(cli.log.as_deref(), format, cli.debug) {
+        eprintln!("{e:#}");
+        std::process::exit(1);
+    }
+    let (name, result) = cli::dispatch(cli);
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let msg = match name {
+                Some(n) => format!("{n}: {e:#}"),
+                None => format!("{e:#}"),
+            };
+            logging::fatal(&msg);
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Capability sets: bounding dropped before the uid change, then effective, permitted,
+//! inheritable and ambient set exactly as configured.
+
+use anyhow::{bail, Context, Result};
+use caps::{CapSet, Capability, CapsHashSet};
+use oci_spec::runtime::LinuxCapabilities;
+use std::collections::HashSet;
+use std::str::FromStr;
+
+fn to_caps(
+    set: &Option<HashSet<oci_spec::runtime::Capability>>,
+    field: &str,
+) -> Result<CapsHashSet> {
+    let supported = caps::runtime::thread_all_supported();
+    let mut out = CapsHashSet::new();
+    for c in set.iter().flatten() {
+        let name = c.to_string();
+        let name = if name.starts_with("CAP_") {
+            name
+        } else {
+            format!("CAP_{name}")
+        };
+        let cap = Capability::from_str(&name).with_context(|| {
+            format!("process.capabilities.{field}: unknown capability {name:?}")
+        })?;
+        if supported.contains(&cap) {
+            out.insert(cap);
+        } else {
+            crate::logging::warn(&format!(
+                "process.capabilities.{field}: {name} is not known to the running kernel, skipped"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Drop every capability from the bounding set that the config does not list. Needs CAP_SETPCAP,
+/// so it runs before the uid change.
+pub fn drop_bounding(c: Option<&LinuxCapabilities>) -> Result<()> {
+    let keep = match c {
+        Some(c) => to_caps(c.bounding(), "bounding")?,
+        None => CapsHashSet::new(),
+    };
+    for cap in caps::runtime::thread_all_supported() {
+        if !keep.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .with_context(|| format!("drop {cap} from the bounding set"))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn apply(c: Option<&LinuxCapabilities>) -> Result<()> {
+    let (e, p, i, a) = match c {
+        Some(c) => (
+            to_caps(c.effective(), "effective")?,
+            to_caps(c.permitted(), "permitted")?,
+            to_caps(c.inheritable(), "inheritable")?,
+            to_caps(c.ambient(), "ambient")?,
+        ),
+        None => Default::default(),
+    };
+    if !e.is_subset(&p) {
+        bail!("process.capabilities: effective must be a subset of permitted");
+    }
+    // Inheritable while CAP_SETPCAP is still effective; effective shrinks before permitted, as
+    // capset(2) refuses an effective set wider than the permitted one.
+    caps::set(None, CapSet::Inheritable, &i).context("set inheritable capabilities")?;
+    caps::set(None, CapSet::Effective, &e).context("set effective capabilities")?;
+    caps::set(None, CapSet::Permitted, &p).context("set permitted capabilities")?;
+    caps::clear(None, CapSet::Ambient).context("clear ambient capabilities")?;
+    for cap in a {
+        caps::raise(None, CapSet::Ambient, cap).with_context(|| {
+            format!("raise ambient capability {cap} (it must be permitted and inheritable)")
+        })?;
+    }
+    Ok(())
+}

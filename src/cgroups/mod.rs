@@ -1,0 +1,193 @@
+//! Cgroup placement: the container's cgroup directory in every mounted hierarchy (v1 controllers,
+//! named v1 hierarchies and the v2 unified hierarchy, so pure v1, hybrid and pure v2 hosts all
+//! work), the init joined to it, and its removal.
+//!
+//! `cgroupsPath` is always taken from the hierarchy's root, never from the caller's own cgroup: a
+//! runtime started from inside some service's cgroup must not nest containers under it.
+
+mod mountinfo;
+
+use anyhow::{bail, Context, Result};
+use std::path::{Component, Path, PathBuf};
+
+pub use mountinfo::{hierarchies, unescape as unescape_mountinfo, Hierarchy};
+
+/// The cgroup directories of one container.
+#[derive(Debug, Default, Clone)]
+pub struct Placement {
+    pub paths: Vec<PathBuf>,
+    /// Parents made for this container, deepest first; removed with it when empty.
+    pub created_parents: Vec<PathBuf>,
+}
+
+/// The relative path under each hierarchy's root: `cgroupsPath`, or `rt/<id>` when unset.
+pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf> {
+    let p = match cgroups_path {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => Path::new("rt").join(id),
+    };
+    let mut rel = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(n) => rel.push(n),
+            _ => bail!(
+                "cgroupsPath {:?}: must not contain \"..\"",
+                p.display().to_string()
+            ),
+        }
+    }
+    if rel.as_os_str().is_empty() {
+        bail!(
+            "cgroupsPath {:?}: names the root cgroup",
+            p.display().to_string()
+        );
+    }
+    if p.to_str().is_some_and(|s| s.contains(':')) {
+        bail!(
+            "cgroupsPath {:?}: looks like a systemd path (slice:prefix:name); the systemd cgroup driver is not implemented",
+            p.display().to_string()
+        );
+    }
+    Ok(rel)
+}
+
+/// Make the container's cgroup in every hierarchy.
+pub fn create(rel: &Path) -> Result<Placement> {
+    let mut placement = Placement::default();
+    let result = (|| -> Result<()> {
+        for h in hierarchies()? {
+            let dir = h.mount.join(rel);
+            make_dirs(&h, rel, &mut placement.created_parents)?;
+            placement.paths.push(dir);
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = remove(&placement);
+        return Err(e);
+    }
+    // The leaf is removed by its own rule; only parents are kept in the created list.
+    let leaves: Vec<PathBuf> = placement.paths.clone();
+    placement.created_parents.retain(|p| !leaves.contains(p));
+    placement.created_parents.reverse();
+    Ok(placement)
+}
+
+fn make_dirs(h: &Hierarchy, rel: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+    let mut dir = h.mount.clone();
+    for c in rel.components() {
+        let parent = dir.clone();
+        dir.push(c);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                created.push(dir.clone());
+                if h.is_cpuset() {
+                    inherit_cpuset(&parent, &dir)?;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("create cgroup {}", dir.display())),
+        }
+    }
+    Ok(())
+}
+
+/// A new v1 cpuset cgroup starts with empty cpus and mems and refuses tasks until they are set.
+fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<()> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let cur = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        if !cur.trim().is_empty() {
+            continue;
+        }
+        let val = std::fs::read_to_string(parent.join(file))
+            .with_context(|| format!("read {}", parent.join(file).display()))?;
+        std::fs::write(dir.join(file), val.trim())
+            .with_context(|| format!("write {}", dir.join(file).display()))?;
+    }
+    Ok(())
+}
+
+pub fn add_process(placement: &Placement, pid: i32) -> Result<()> {
+    for dir in &placement.paths {
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, pid.to_string())
+            .with_context(|| format!("add pid {pid} to {}", procs.display()))?;
+    }
+    Ok(())
+}
+
+/// Every process in the container's cgroup (from the first hierarchy that lists any).
+pub fn pids(paths: &[PathBuf]) -> Vec<i32> {
+    for dir in paths {
+        if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+            let v: Vec<i32> = s.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// True if the v1 freezer or the v2 cgroup.freeze says the container is frozen.
+pub fn is_frozen(paths: &[PathBuf]) -> bool {
+    paths.iter().any(|d| {
+        std::fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+            || std::fs::read_to_string(d.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+    })
+}
+
+/// Remove the container's cgroups, then the parents made for it that are now empty.
+pub fn remove(placement: &Placement) -> Result<()> {
+    let mut first_err = None;
+    for dir in &placement.paths {
+        if let Err(e) = rmdir_retry(dir) {
+            first_err.get_or_insert(e);
+        }
+    }
+    for dir in &placement.created_parents {
+        // Shared with other containers, or already gone: both are fine.
+        let _ = std::fs::remove_dir(dir);
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// rmdir a cgroup; tasks that just died may hold it busy for a moment.
+fn rmdir_retry(dir: &Path) -> Result<()> {
+    for attempt in 0..100 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 99 => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(e).with_context(|| format!("remove cgroup {}", dir.display())),
+        }
+    }
+    unreachable!()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_path_is_rooted_at_the_hierarchy() {
+        assert_eq!(
+            relative_path(Some(Path::new("/rt-test/a")), "x").unwrap(),
+            PathBuf::from("rt-test/a")
+        );
+        assert_eq!(
+            relative_path(Some(Path::new("rel/b")), "x").unwrap(),
+            PathBuf::from("rel/b")
+        );
+        assert_eq!(relative_path(None, "x").unwrap(), PathBuf::from("rt/x"));
+        assert!(relative_path(Some(Path::new("/a/../b")), "x").is_err());
+        assert!(relative_path(Some(Path::new("/")), "x").is_err());
+        assert!(relative_path(Some(Path::new("system.slice:rt:x")), "x").is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! The cgroup hierarchies mounted on this host, read once from /proc/self/mountinfo.
+
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    pub mount: PathBuf,
+    /// v1 controllers (and `name=...`), empty for the v2 hierarchy.
+    pub controllers: Vec<String>,
+    pub v2: bool,
+}
+
+impl Hierarchy {
+    pub fn is_cpuset(&self) -> bool {
+        self.controllers.iter().any(|c| c == "cpuset")
+    }
+}
+
+pub fn hierarchies() -> Result<Vec<Hierarchy>> {
+    let raw =
+        std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    Ok(parse(&raw))
+}
+
+const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "blkio",
+    "pids",
+    "hugetlb",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "rdma",
+    "misc",
+];
+
+pub fn parse(mountinfo: &str) -> Vec<Hierarchy> {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let l: Vec<&str> = left.split(' ').collect();
+        let r: Vec<&str> = right.split(' ').collect();
+        if l.len() < 5 || r.len() < 3 {
+            continue;
+        }
+        // A bind mount of a sub-cgroup is not a hierarchy root.
+        if l[3] != "/" {
+            continue;
+        }
+        let mount = PathBuf::from(unescape(l[4]));
+        let h = match r[0] {
+            "cgroup2" => Hierarchy {
+                mount,
+                controllers: Vec::new(),
+                v2: true,
+            },
+            "cgroup" => {
+                let controllers: Vec<String> = r[2]
+                    .split(',')
+                    .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
+                    .map(str::to_string)
+                    .collect();
+                if controllers.is_empty() {
+                    continue;
+                }
+                Hierarchy {
+                    mount,
+                    controllers,
+                    v2: false,
+                }
+            }
+            _ => continue,
+        };
+        // The same hierarchy may be mounted twice; the first mount wins.
+        if !out
+            .iter()
+            .any(|o| o.v2 == h.v2 && o.controllers == h.controllers)
+        {
+            out.push(h);
+        }
+    }
+    out
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal.
+pub fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+25 1 0:22 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw,nsdelegate
+27 25 0:24 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
+28 25 0:25 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+29 25 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+30 25 0:26 / /mnt/mem\\040x rw - cgroup cgroup rw,memory
+31 25 0:27 /sub /mnt/pids rw - cgroup cgroup rw,pids
+";
+
+    #[test]
+    fn finds_v1_named_and_v2_hierarchies_once() {
+        let h = parse(HYBRID);
+        let mounts: Vec<_> = h.iter().map(|h| h.mount.to_str().unwrap()).collect();
+        assert_eq!(
+            mounts,
+            [
+                "/sys/fs/cgroup/unified",
+                "/sys/fs/cgroup/systemd",
+                "/sys/fs/cgroup/cpu,cpuacct",
+                "/sys/fs/cgroup/memory"
+            ]
+        );
+        assert!(h[0].v2);
+        assert_eq!(h[2].controllers, ["cpu", "cpuacct"]);
+    }
+
+    #[test]
+    fn unescapes_octal() {
+        assert_eq!(unescape("/a\\040b\\134c"), "/a b\\c");
+        assert_eq!(unescape("/x\\0"), "/x\\0");
+    }
+}

@@ -1,0 +1,173 @@
+//! The command line, mirroring runc's: global flags, then one file per command.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+mod unimplemented;
+
+use crate::container::Context;
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The OCI runtime spec version rt implements.
+pub const SPEC_VERSION: &str = "1.3.0";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rt",
+    about = "rt: a daemonless, runc-compatible OCI container runtime",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Root directory for storage of container state (this should be located in tmpfs)
+    #[arg(long, default_value = "/run/rt", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Write log messages to this file instead of stderr
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<String>,
+    /// Log format: text or json
+    #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Enable debug logging
+    #[arg(long)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (cgroupsPath as slice:prefix:name)
+    #[arg(long = "systemd-cgroup")]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto
+    #[arg(long, value_name = "true|false|auto", default_value = "auto", value_parser = ["true", "false", "auto"])]
+    pub rootless: String,
+    /// Path to the criu binary (checkpoint/restore)
+    #[arg(long, value_name = "PATH")]
+    pub criu: Option<String>,
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    Create(create::Args),
+    Start(start::Args),
+    State(state::Args),
+    Kill(kill::Args),
+    Delete(delete::Args),
+    Run(run::Args),
+    List(list::Args),
+    Spec(spec::Args),
+    #[command(flatten)]
+    Unimplemented(unimplemented::Command),
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Create(_) => "create",
+            Command::Start(_) => "start",
+            Command::State(_) => "state",
+            Command::Kill(_) => "kill",
+            Command::Delete(_) => "delete",
+            Command::Run(_) => "run",
+            Command::List(_) => "list",
+            Command::Spec(_) => "spec",
+            Command::Unimplemented(u) => u.name(),
+        }
+    }
+}
+
+pub fn version_text() -> String {
+    format!(
+        "rt version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("RT_COMMIT").unwrap_or("unknown"),
+        SPEC_VERSION
+    )
+}
+
+/// Run the parsed command; the value is the process exit status.
+pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
+    let Some(cmd) = cli.command else {
+        if cli.version {
+            print!("{}", version_text());
+            return (None, Ok(0));
+        }
+        return (
+            None,
+            Err(anyhow::anyhow!("no command given; see 'rt --help'")),
+        );
+    };
+    let name = cmd.name();
+    let result = (|| {
+        if cli.criu.is_some() {
+            bail!("--criu: checkpoint/restore is not implemented");
+        }
+        if cli.systemd_cgroup && matches!(cmd, Command::Create(_) | Command::Run(_)) {
+            bail!("--systemd-cgroup: the systemd cgroup driver is not implemented");
+        }
+        let rootless = match cli.rootless.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => !nix::unistd::geteuid().is_root(),
+        };
+        if rootless && !matches!(cmd, Command::Spec(_)) {
+            bail!("rootless mode is not implemented (run rt as root)");
+        }
+        let ctx = Context {
+            root: cli.root.clone(),
+        };
+        match cmd {
+            Command::Create(a) => create::run(&ctx, a),
+            Command::Start(a) => start::run(&ctx, a),
+            Command::State(a) => state::run(&ctx, a),
+            Command::Kill(a) => kill::run(&ctx, a),
+            Command::Delete(a) => delete::run(&ctx, a),
+            Command::Run(a) => run::run(&ctx, a),
+            Command::List(a) => list::run(&ctx, a),
+            Command::Spec(a) => spec::run(a),
+            Command::Unimplemented(u) => bail!("{}: not implemented", u.name()),
+        }
+    })();
+    (Some(name), result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn takes_flag_value_and_flag_equals_value() {
+        let a = Cli::try_parse_from([
+            "rt",
+            "--root",
+            "/x",
+            "--log-format=json",
+            "kill",
+            "-a",
+            "c1",
+            "9",
+        ])
+        .unwrap();
+        assert_eq!(a.root, PathBuf::from("/x"));
+        assert_eq!(a.log_format, "json");
+        assert!(
+            matches!(a.command, Some(Command::Kill(ref k)) if k.all && k.id == "c1" && k.signal == "9")
+        );
+        let r = Cli::try_parse_from(["rt", "run", "-d", "--bundle=/b", "--pid-file", "p", "c2"])
+            .unwrap();
+        assert!(matches!(r.command, Some(Command::Run(ref r)) if r.detach && r.create.id == "c2"));
+    }
+}

@@ -1,0 +1,25 @@
+use crate::container::{self, Context};
+use anyhow::{bail, Result};
+
+/// Create and start a container; in the foreground, wait for it and return its status
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub create: super::create::Args,
+    /// Detach from the container's process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep the container's state after it exits (not implemented)
+    #[arg(long)]
+    pub keep: bool,
+    /// Accepted for runc compatibility: rt never becomes a subreaper
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+}
+
+pub fn run(ctx: &Context, a: Args) -> Result<i32> {
+    if a.keep {
+        bail!("--keep is not implemented");
+    }
+    container::run(ctx, &a.create.id, &a.create.options(), a.detach)
+}

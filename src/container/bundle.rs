@@ -1,0 +1,187 @@
+//! Loading a bundle: `config.json` (a regular file, valid JSON, a supported ociVersion) and its
+//! root filesystem.
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Spec;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// A config.json larger than this is refused rather than read into memory.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+pub fn load(dir: &Path) -> Result<Bundle> {
+    let dir = std::fs::canonicalize(dir).with_context(|| format!("bundle {:?}", dir))?;
+    let path = dir.join("config.json");
+    let raw = read_config(&path)?;
+    let spec = parse(&raw).with_context(|| format!("parse {}", path.display()))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .context("config.json: root: required field missing")?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        dir.join(root.path())
+    };
+    let meta = std::fs::metadata(&rootfs)
+        .with_context(|| format!("rootfs {:?} (root.path)", rootfs.display().to_string()))?;
+    if !meta.is_dir() {
+        bail!(
+            "rootfs {:?} (root.path): not a directory",
+            rootfs.display().to_string()
+        );
+    }
+    let rootfs = std::fs::canonicalize(&rootfs)
+        .with_context(|| format!("rootfs {:?}", rootfs.display().to_string()))?;
+    Ok(Bundle { dir, rootfs, spec })
+}
+
+fn read_config(path: &Path) -> Result<Vec<u8>> {
+    // O_NONBLOCK so that a FIFO planted as config.json cannot hang us; refuse anything not regular.
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .with_context(|| format!("open {}", path.display()))?;
+    let meta = f.metadata()?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        let kind = if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_char_device() || ft.is_block_device() {
+            "a device"
+        } else if ft.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
+        bail!("{}: is {kind}, not a regular file", path.display());
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        bail!(
+            "{}: {} bytes is larger than the {} byte limit",
+            path.display(),
+            meta.len(),
+            MAX_CONFIG_BYTES
+        );
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    (&mut f)
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("read {}", path.display()))?;
+    Ok(buf)
+}
+
+/// Parse and check what the runtime relies on before doing anything.
+pub fn parse(raw: &[u8]) -> Result<Spec> {
+    let value: serde_json::Value = serde_json::from_slice(raw)?;
+    let version = value
+        .get("ociVersion")
+        .context("ociVersion: required field missing")?
+        .as_str()
+        .context("ociVersion: must be a string")?;
+    check_version(version)?;
+    let spec: Spec = serde_json::from_value(value)?;
+    validate(&spec)?;
+    Ok(spec)
+}
+
+fn check_version(v: &str) -> Result<()> {
+    let major = v.split('.').next().unwrap_or("");
+    if major != "1" {
+        bail!("ociVersion {v:?}: unsupported major version (rt supports 1.x)");
+    }
+    Ok(())
+}
+
+fn validate(spec: &Spec) -> Result<()> {
+    let process = spec
+        .process()
+        .as_ref()
+        .context("process: required to create a container")?;
+    match process.args() {
+        Some(a) if !a.is_empty() && !a[0].is_empty() => {}
+        _ => bail!("process.args: must name an executable"),
+    }
+    if !process.cwd().is_absolute() {
+        bail!(
+            "process.cwd {:?}: must be an absolute path",
+            process.cwd().display().to_string()
+        );
+    }
+    if let Some(env) = process.env() {
+        if let Some(bad) = env.iter().find(|e| !e.contains('=')) {
+            bail!("process.env: {bad:?} is not of the form KEY=value");
+        }
+    }
+    for m in spec.mounts().iter().flatten() {
+        if !m.destination().is_absolute() {
+            bail!(
+                "mounts: destination {:?} must be an absolute path",
+                m.destination().display().to_string()
+            );
+        }
+    }
+    if let Some(linux) = spec.linux() {
+        if let Some(p) = linux.cgroups_path() {
+            if p.components().any(|c| c == std::path::Component::ParentDir) {
+                bail!(
+                    "linux.cgroupsPath {:?}: must not contain \"..\"",
+                    p.display().to_string()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal(extra: &str) -> String {
+        format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},"process":{{"cwd":"/","args":["sh"],"user":{{"uid":0,"gid":0}}}}{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn accepts_a_minimal_config() {
+        parse(minimal("").as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn rejects_bad_configs_naming_the_field() {
+        let cases = [
+            ("{", "EOF"),
+            (r#"{"root":{"path":"r"}}"#, "ociVersion"),
+            (r#"{"ociVersion":2}"#, "ociVersion"),
+            (r#"{"ociVersion":"2.0.0"}"#, "major"),
+            (
+                &minimal(r#","mounts":[{"destination":"rel"}]"#),
+                "destination",
+            ),
+            (
+                &minimal(r#","linux":{"cgroupsPath":"/a/../../b"}"#),
+                "cgroupsPath",
+            ),
+            (
+                &minimal("").replace(r#""cwd":"/""#, r#""cwd":"x""#),
+                "process.cwd",
+            ),
+            (&minimal("").replace(r#"["sh"]"#, "[]"), "process.args"),
+        ];
+        for (raw, want) in cases {
+            let err = format!("{:#}", parse(raw.as_bytes()).unwrap_err());
+            assert!(err.contains(want), "{raw}: {err}");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! `create`: claim the id, make the cgroup and exec fifo, clone the init and wait until it parks.
+
+use super::state::{Locked, State};
+use super::status::{proc_stat, Status};
+use super::{bundle, id, write_pid_file, Context};
+use crate::errno::SysContext;
+use crate::process::{self, Console, InitOptions, Spawned};
+use anyhow::{bail, Context as _, Result};
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+#[derive(Default)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+}
+
+pub fn create(ctx: &Context, id: &str, opts: &CreateOptions) -> Result<()> {
+    create_parked(ctx, id, opts, false).map(|_| ())
+}
+
+/// Create and leave the init parked. `foreground` (from `run`) keeps a terminal on our side.
+pub(super) fn create_parked(
+    ctx: &Context,
+    id: &str,
+    opts: &CreateOptions,
+    foreground: bool,
+) -> Result<(Locked, State, Spawned)> {
+    id::validate(id)?;
+    let b = bundle::load(&opts.bundle)?;
+    let terminal = b
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let console = match (&opts.console_socket, terminal) {
+        (Some(path), true) => Console::Socket(connect(path)?),
+        (Some(_), false) => bail!("--console-socket was given but process.terminal is false"),
+        (None, true) if foreground => Console::Parent,
+        (None, true) => bail!("process.terminal is true: a --console-socket is required to create a container with a terminal"),
+        (None, false) => Console::None,
+    };
+    if opts.preserve_fds < 0 {
+        bail!("--preserve-fds {}: must not be negative", opts.preserve_fds);
+    }
+    let locked = super::state::create(&ctx.root, id)?;
+    let mut placement = None;
+    let mut pid = 0;
+    let result = (|| -> Result<(State, Spawned)> {
+        let linux = b.spec.linux().as_ref();
+        let rel =
+            crate::cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+        let p = placement.insert(crate::cgroups::create(&rel)?);
+        let fifo = process::fifo::create(&locked.fifo_path())?;
+        let mut state = State {
+            oci_version: b.spec.version().clone(),
+            id: id.to_string(),
+            status: Status::Creating,
+            pid: 0,
+            bundle: b.dir.clone(),
+            rootfs: b.rootfs.clone(),
+            created: crate::timestamp::now_rfc3339_nanos(),
+            annotations: b.spec.annotations().clone().unwrap_or_else(HashMap::new),
+            init_start_time: 0,
+            cgroup_paths: p.paths.clone(),
+            cgroup_created_parents: p.created_parents.clone(),
+        };
+        let init = InitOptions {
+            id,
+            spec: &b.spec,
+            rootfs: &b.rootfs,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
+            fifo: &fifo,
+            console,
+            cgroup_paths: &p.paths,
+        };
+        let spawned = {
+            let mut on_clone = |child: i32| -> Result<()> {
+                pid = child;
+                state.pid = child;
+                state.init_start_time = proc_stat(child)
+                    .map(|(_, start)| start)
+                    .context("read the start time of the container init")?;
+                // Recorded before the setup goes on, so that a killed `create` can be cleaned up.
+                locked.save(&state)
+            };
+            process::spawn(&init, p, &mut on_clone)?
+        };
+        drop(fifo);
+        state.status = Status::Created;
+        locked.save(&state)?;
+        if let Some(path) = &opts.pid_file {
+            write_pid_file(path, spawned.pid)?;
+        }
+        Ok((state, spawned))
+    })();
+    match result {
+        Ok((state, spawned)) => Ok((locked, state, spawned)),
+        Err(e) => {
+            if pid > 0 {
+                process::kill_and_reap(pid);
+            }
+            if let Some(p) = &placement {
+                let _ = crate::cgroups::remove(p);
+            }
+            let _ = locked.remove();
+            Err(e)
+        }
+    }
+}
+
+fn connect(path: &std::path::Path) -> Result<OwnedFd> {
+    let s = std::os::unix::net::UnixStream::connect(path)
+        .sys(|| format!("connect to console socket {}", path.display()))?;
+    Ok(s.into())
+}

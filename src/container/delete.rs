@@ -1,0 +1,85 @@
+//! `delete`: remove a stopped (or created) container; `--force` kills a running one first.
+
+use super::kill::{pidfd_open, signal_init};
+use super::state::{Locked, State};
+use super::status::{is_alive, Status};
+use super::{id, load, Context};
+use anyhow::{bail, Result};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
+    id::validate(id)?;
+    let Some(locked) = super::state::open(&ctx.root, id)? else {
+        if force {
+            return Ok(());
+        }
+        bail!("container \"{id}\" does not exist");
+    };
+    if locked.load()?.is_none() {
+        // A create that died before writing any state: nothing runs, only the directory is left.
+        return locked.remove();
+    }
+    let (state, st) = load(&locked, id)?;
+    match st {
+        Status::Stopped => {}
+        Status::Created => kill_init(&state)?,
+        Status::Creating | Status::Running | Status::Paused if force => kill_init(&state)?,
+        _ => bail!("cannot delete container {id} that is not stopped: {st}"),
+    }
+    destroy(locked, &state)
+}
+
+/// SIGKILL the init and wait until it is dead (not merely signalled).
+fn kill_init(state: &State) -> Result<()> {
+    let pidfd = pidfd_open(state.pid);
+    // A frozen cgroup would keep the killed processes from dying.
+    thaw(&state.cgroup_paths);
+    if !signal_init(state.pid, state.init_start_time, libc::SIGKILL)? {
+        return Ok(());
+    }
+    if let Some(fd) = pidfd {
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // Safety: poll on one valid descriptor; readable once the process has exited.
+        unsafe { libc::poll(&mut p, 1, 10_000) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while is_alive(state.pid, state.init_start_time) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+fn thaw(paths: &[std::path::PathBuf]) {
+    for d in paths {
+        let _ = std::fs::write(d.join("freezer.state"), "THAWED");
+        let _ = std::fs::write(d.join("cgroup.freeze"), "0");
+    }
+}
+
+/// Kill whatever is left in the cgroup, remove it and the state directory.
+pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = crate::cgroups::pids(&state.cgroup_paths);
+        if left.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        for pid in left {
+            // Safety: plain kill of processes in the container's cgroup.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let placement = crate::cgroups::Placement {
+        paths: state.cgroup_paths.clone(),
+        created_parents: state.cgroup_created_parents.clone(),
+    };
+    let cg = crate::cgroups::remove(&placement);
+    locked.remove()?;
+    cg
+}

@@ -1,0 +1,23 @@
+//! `start`: release the init parked on the exec fifo.
+
+use super::status::Status;
+use super::{load, open_existing, Context};
+use anyhow::{bail, Result};
+
+pub fn start(ctx: &Context, id: &str) -> Result<()> {
+    let locked = open_existing(ctx, id)?;
+    let (mut state, st) = load(&locked, id)?;
+    match st {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Running | Status::Paused => bail!("cannot start an already running container"),
+        Status::Creating => bail!("cannot start a container that is still being created"),
+    }
+    let fifo = locked.fifo_path();
+    if !crate::process::fifo::release(&fifo)? {
+        bail!("cannot start a container that has stopped");
+    }
+    let _ = std::fs::remove_file(&fifo);
+    state.status = Status::Running;
+    locked.save(&state)
+}

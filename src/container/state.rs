@@ -1,0 +1,176 @@
+//! The state store: `<root>/<id>/state.json`, written atomically (temp file, fsync, rename) and
+//! guarded by an exclusive `flock` on the container's directory, so that commands on one container
+//! are serialised while commands on different containers never wait for each other.
+
+use super::status::Status;
+use anyhow::{bail, Context, Result};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// What is kept on disk. The OCI fields come first; the rest is rt's own bookkeeping.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct State {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub status: Status,
+    pub pid: i32,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+    /// Start time of the init (field 22 of /proc/<pid>/stat), so a reused PID is never mistaken
+    /// for our init.
+    #[serde(rename = "initStartTime")]
+    pub init_start_time: u64,
+    /// Cgroup directories of the container, one per hierarchy.
+    #[serde(default, rename = "cgroupPaths")]
+    pub cgroup_paths: Vec<PathBuf>,
+    /// Parent cgroup directories that `create` made and `delete` removes when empty, deepest first.
+    #[serde(default, rename = "cgroupCreatedParents")]
+    pub cgroup_created_parents: Vec<PathBuf>,
+}
+
+/// The container's directory, locked for as long as this value lives.
+pub struct Locked {
+    pub dir: PathBuf,
+    _lock: Flock<File>,
+}
+
+fn container_dir(root: &Path, id: &str) -> PathBuf {
+    root.join(id)
+}
+
+fn lock_dir(dir: &Path) -> Result<Flock<File>> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)?;
+    Flock::lock(f, FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("lock {}: {}", dir.display(), e.desc()))
+}
+
+/// Make the state root (mode 0700) if needed.
+pub fn ensure_root(root: &Path) -> Result<()> {
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+    {
+        Ok(()) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("create state root {}", root.display())),
+    }
+}
+
+/// Claim a new container id: its directory must not exist yet.
+pub fn create(root: &Path, id: &str) -> Result<Locked> {
+    ensure_root(root)?;
+    let dir = container_dir(root, id);
+    match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("container with id exists: {id}")
+        }
+        Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
+    }
+    let lock = lock_dir(&dir)?;
+    Ok(Locked { dir, _lock: lock })
+}
+
+/// Lock an existing container's directory. `None` when no such container exists (or it was
+/// deleted while we waited for the lock).
+pub fn open(root: &Path, id: &str) -> Result<Option<Locked>> {
+    let dir = container_dir(root, id);
+    let lock = match lock_dir(&dir) {
+        Ok(l) => l,
+        Err(e) => {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            {
+                return Ok(None);
+            }
+            return Err(e).with_context(|| format!("open {}", dir.display()));
+        }
+    };
+    // A directory removed by a `delete` that held the lock before us has no links left.
+    let meta = lock.metadata()?;
+    if std::os::unix::fs::MetadataExt::nlink(&meta) == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Locked { dir, _lock: lock }))
+}
+
+impl Locked {
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
+    pub fn fifo_path(&self) -> PathBuf {
+        self.dir.join(EXEC_FIFO)
+    }
+
+    /// The stored state; `None` if a `create` died before writing it.
+    pub fn load(&self) -> Result<Option<State>> {
+        let path = self.state_path();
+        match std::fs::read(&path) {
+            Ok(raw) => Ok(Some(
+                serde_json::from_slice(&raw)
+                    .with_context(|| format!("parse {}", path.display()))?,
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
+        }
+    }
+
+    pub fn save(&self, state: &State) -> Result<()> {
+        let tmp = self.dir.join(".state.json.tmp");
+        let data = serde_json::to_vec(state)?;
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&data)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, self.state_path())
+        };
+        write().with_context(|| format!("write {}", self.state_path().display()))
+    }
+
+    /// Remove the directory and everything in it; the lock is released when `self` drops.
+    pub fn remove(self) -> Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("remove {}", self.dir.display())),
+        }
+    }
+}
+
+/// Ids of every container directory under the root, sorted.
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("read {}", root.display())),
+    };
+    let mut ids: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}

@@ -1,0 +1,117 @@
+//! runc-style logging: `--log FILE` and `--log-format text|json`, as containerd and podman read it.
+//! Without `--log`, log lines go to stderr. Debug lines appear only with `--debug`.
+
+use crate::timestamp;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::OnceLock;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+struct Logger {
+    file: Option<File>,
+    format: Format,
+    debug: bool,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+pub fn init(path: Option<&str>, format: Format, debug: bool) -> anyhow::Result<()> {
+    let file = match path {
+        Some(p) if !p.is_empty() => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| anyhow::anyhow!("open log file {p:?}: {e}"))?,
+        ),
+        _ => None,
+    };
+    let _ = LOGGER.set(Logger {
+        file,
+        format,
+        debug,
+    });
+    Ok(())
+}
+
+fn line(format: Format, level: &str, msg: &str) -> String {
+    match format {
+        Format::Json => {
+            let v =
+                serde_json::json!({"level": level, "msg": msg, "time": timestamp::now_rfc3339()});
+            format!("{v}\n")
+        }
+        Format::Text => format!(
+            "time=\"{}\" level={} msg={}\n",
+            timestamp::now_rfc3339(),
+            level,
+            serde_json::Value::String(msg.to_string())
+        ),
+    }
+}
+
+fn emit(level: &str, msg: &str) {
+    let Some(l) = LOGGER.get() else {
+        eprintln!("{level}: {msg}");
+        return;
+    };
+    let text = line(l.format, level, msg);
+    match &l.file {
+        Some(f) => {
+            let _ = (&*f).write_all(text.as_bytes());
+        }
+        None => {
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        }
+    }
+}
+
+pub fn debug_enabled() -> bool {
+    LOGGER.get().is_some_and(|l| l.debug)
+}
+
+pub fn debug(msg: &str) {
+    if debug_enabled() {
+        emit("debug", msg);
+    }
+}
+
+pub fn warn(msg: &str) {
+    emit("warning", msg);
+}
+
+/// The final error of a command: logged (so that the log file's last `error` line names it, which
+/// containerd shows to its user) and always printed plainly on stderr, as runc does.
+pub fn fatal(msg: &str) {
+    if let Some(l) = LOGGER.get() {
+        if l.file.is_some() {
+            emit("error", msg);
+        }
+    }
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_line_has_level_msg_time() {
+        let l = line(Format::Json, "error", "bad \"x\"\n");
+        let v: serde_json::Value = serde_json::from_str(l.trim_end()).unwrap();
+        assert_eq!(v["level"], "error");
+        assert_eq!(v["msg"], "bad \"x\"\n");
+        assert!(v["time"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn text_line_quotes_message() {
+        let l = line(Format::Text, "warning", "a b");
+        assert!(l.contains("level=warning msg=\"a b\""), "{l}");
+    }
+}

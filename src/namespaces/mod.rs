@@ -1,0 +1,127 @@
+//! Linux namespaces: which ones a config asks to create, which to join by path, and joining.
+
+use anyhow::{bail, Context, Result};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+/// `CLONE_NEWTIME`, which nix does not name.
+pub const CLONE_NEWTIME: i32 = 0x80;
+
+#[derive(Debug)]
+pub struct Plan {
+    /// Namespaces to create with the clone.
+    pub new: CloneFlags,
+    /// Namespaces to join by path, in the order they must be joined.
+    pub join: Vec<(CloneFlags, PathBuf)>,
+}
+
+pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(CLONE_NEWTIME),
+    }
+}
+
+pub fn name(f: CloneFlags) -> &'static str {
+    match f.bits() {
+        x if x == CloneFlags::CLONE_NEWPID.bits() => "pid",
+        x if x == CloneFlags::CLONE_NEWNET.bits() => "network",
+        x if x == CloneFlags::CLONE_NEWNS.bits() => "mount",
+        x if x == CloneFlags::CLONE_NEWIPC.bits() => "ipc",
+        x if x == CloneFlags::CLONE_NEWUTS.bits() => "uts",
+        x if x == CloneFlags::CLONE_NEWUSER.bits() => "user",
+        x if x == CloneFlags::CLONE_NEWCGROUP.bits() => "cgroup",
+        CLONE_NEWTIME => "time",
+        _ => "unknown",
+    }
+}
+
+pub fn plan(spec: &Spec) -> Result<Plan> {
+    let mut p = Plan {
+        new: CloneFlags::empty(),
+        join: Vec::new(),
+    };
+    let mut seen = CloneFlags::empty();
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .map(|v| v.as_slice())
+        .unwrap_or(&[]);
+    for ns in namespaces {
+        let f = flag(ns.typ());
+        if seen.intersects(f) {
+            bail!("linux.namespaces: {} namespace listed twice", name(f));
+        }
+        seen |= f;
+        match ns.path() {
+            Some(path) if !path.as_os_str().is_empty() => {
+                if !path.is_absolute() {
+                    bail!(
+                        "linux.namespaces: {} namespace path {:?} must be absolute",
+                        name(f),
+                        path.display().to_string()
+                    );
+                }
+                p.join.push((f, path.clone()));
+            }
+            _ => p.new |= f,
+        }
+    }
+    // A user namespace is joined first: the others are then joined with its privileges.
+    p.join.sort_by_key(|(f, _)| *f != CloneFlags::CLONE_NEWUSER);
+    let creates_user = p.new.contains(CloneFlags::CLONE_NEWUSER);
+    let joins_user = p.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    if creates_user && !p.join.is_empty() {
+        bail!("linux.namespaces: joining a namespace by path together with a new user namespace is not implemented");
+    }
+    if joins_user && !(p.new - CloneFlags::CLONE_NEWUSER).is_empty() {
+        bail!("linux.namespaces: creating namespaces inside a user namespace joined by path is not implemented");
+    }
+    Ok(p)
+}
+
+/// Join the namespace at `path` (a /proc/<pid>/ns/<type> link or a bind mount of one).
+pub fn join(f: CloneFlags, path: &Path) -> Result<()> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("open {} namespace {}", name(f), path.display()))?;
+    nix::sched::setns(file.as_fd(), f)
+        .with_context(|| format!("join {} namespace {}", name(f), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(ns: &str) -> Spec {
+        serde_json::from_str(&format!(
+            r#"{{"ociVersion":"1.0.2","linux":{{"namespaces":{ns}}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn splits_new_and_joined() {
+        let p = plan(&spec(
+            r#"[{"type":"pid"},{"type":"network","path":"/var/run/netns/x"},{"type":"mount"}]"#,
+        ))
+        .unwrap();
+        assert_eq!(p.new, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
+        assert_eq!(p.join.len(), 1);
+        assert_eq!(p.join[0].0, CloneFlags::CLONE_NEWNET);
+    }
+
+    #[test]
+    fn rejects_duplicates_and_relative_paths() {
+        assert!(plan(&spec(r#"[{"type":"pid"},{"type":"pid"}]"#)).is_err());
+        assert!(plan(&spec(r#"[{"type":"network","path":"netns/x"}]"#)).is_err());
+    }
+}

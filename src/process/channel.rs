@@ -1,0 +1,130 @@
+//! The parent<->init channel: a SOCK_SEQPACKET socketpair carrying one JSON message per packet,
+//! with an optional file descriptor attached (SCM_RIGHTS).
+
+use anyhow::{bail, Context, Result};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// What the init tells its parent.
+#[derive(Serialize, Deserialize, Debug)]
+pub enum FromInit {
+    /// Parked on the exec fifo, waiting for `start`.
+    Ready,
+    /// The pty master is attached (foreground `run` with a terminal).
+    ConsoleMaster,
+    Error(String),
+}
+
+/// What the parent tells the init.
+#[derive(Serialize, Deserialize, Debug)]
+pub enum ToInit {
+    /// Id maps written and cgroup joined: go on with the setup.
+    Go,
+}
+
+const MAX_MSG: usize = 64 * 1024;
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("socketpair for the init channel")?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    pub fn send<T: Serialize>(&self, msg: &T, fd: Option<RawFd>) -> Result<()> {
+        let data = serde_json::to_vec(msg)?;
+        let iov = [IoSlice::new(&data)];
+        let fds;
+        let cmsgs: &[ControlMessage] = match fd {
+            Some(f) => {
+                fds = [f];
+                &[ControlMessage::ScmRights(&fds)]
+            }
+            None => &[],
+        };
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &iov,
+            cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .context("send on the init channel")?;
+        Ok(())
+    }
+
+    /// The next message, or `None` when the other side closed the channel.
+    pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<(T, Option<OwnedFd>)>> {
+        let mut buf = vec![0u8; MAX_MSG];
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let (len, fd) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(m) => {
+                    let mut fd = None;
+                    for c in m.cmsgs().context("read control message")? {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            for f in fds {
+                                // Safety: the kernel just installed this descriptor for us.
+                                let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                                fd.get_or_insert(owned);
+                            }
+                        }
+                    }
+                    break (m.bytes, fd);
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context("receive on the init channel"),
+            }
+        };
+        if len == 0 {
+            return Ok(None);
+        }
+        if len >= MAX_MSG {
+            bail!("init channel: message too large");
+        }
+        let msg = serde_json::from_slice(&buf[..len]).context("init channel: bad message")?;
+        Ok(Some((msg, fd)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_with_fd_and_eof() {
+        let (a, b) = pair().unwrap();
+        let devnull = std::fs::File::open("/dev/null").unwrap();
+        a.send(&FromInit::Error("boom".into()), Some(devnull.as_raw_fd()))
+            .unwrap();
+        let (msg, fd) = b.recv::<FromInit>().unwrap().unwrap();
+        assert!(matches!(msg, FromInit::Error(ref s) if s == "boom"));
+        assert!(fd.is_some());
+        drop(a);
+        assert!(b.recv::<FromInit>().unwrap().is_none());
+    }
+}

@@ -1,0 +1,254 @@
+//! The init sequence, run in the cloned child. Order matters (spec and CVE history): namespaces,
+//! rootfs and pivot, hostname and sysctls, rlimits, user and capabilities, cwd, no_new_privs,
+//! seccomp, fds closed, then park on the exec fifo and exec.
+
+use super::channel::{Channel, FromInit, ToInit};
+use super::{fds, lookpath, rlimits, user, Console, InitOptions};
+use crate::namespaces::Plan;
+use crate::{capabilities, rootfs, seccomp, tty};
+use anyhow::{bail, Context, Result};
+use nix::sched::CloneFlags;
+use std::ffi::CString;
+
+/// Never returns: execs the user's process or exits.
+pub fn run(opts: &InitOptions, plan: &Plan, chan: Channel) -> ! {
+    // Die with the parent while the setup is going on.
+    // Safety: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    match setup(opts, plan, &chan) {
+        Ok(exec) => {
+            let err = exec.exec();
+            let msg = format!("exec {:?}: {err}", exec.path);
+            let _ = chan.send(&FromInit::Error(msg.clone()), None);
+            eprintln!("rt: {msg}");
+            // Safety: end the child without running the parent's atexit handlers.
+            unsafe { libc::_exit(127) }
+        }
+        Err(e) => {
+            let _ = chan.send(&FromInit::Error(format!("{e:#}")), None);
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+/// The final step, prepared before the fifo wait so that a missing binary fails `create`.
+struct Exec {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    seccomp: Option<seccomp::Filter>,
+}
+
+impl Exec {
+    fn exec(&self) -> std::io::Error {
+        if let Some(f) = &self.seccomp {
+            if let Err(e) = f.load() {
+                return std::io::Error::other(format!("load seccomp filter: {e:#}"));
+            }
+        }
+        let err = nix::unistd::execve(&self.path, &self.argv, &self.envp).unwrap_err();
+        std::io::Error::from_raw_os_error(err as i32)
+    }
+}
+
+fn cstring(s: &str, what: &str) -> Result<CString> {
+    CString::new(s).with_context(|| format!("{what} {s:?} contains a NUL byte"))
+}
+
+fn setup(opts: &InitOptions, plan: &Plan, chan: &Channel) -> Result<Exec> {
+    let spec = opts.spec;
+    let process = spec.process().as_ref().context("process missing")?;
+    match chan.recv::<ToInit>()? {
+        Some((ToInit::Go, _)) => {}
+        None => bail!("runtime exited during setup"),
+    }
+    if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
+        user::become_namespace_root();
+    }
+    for (f, path) in &plan.join {
+        if *f == CloneFlags::CLONE_NEWPID || f.bits() == crate::namespaces::CLONE_NEWTIME {
+            continue; // joined by the parent for us
+        }
+        crate::namespaces::join(*f, path)?;
+    }
+    if plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("create cgroup namespace")?;
+    }
+    // Session leader, so that a terminal can become our controlling one.
+    nix::unistd::setsid().context("setsid")?;
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .with_context(|| format!("set process.oomScoreAdj {adj}"))?;
+    }
+
+    let in_userns = plan.new.contains(CloneFlags::CLONE_NEWUSER)
+        || plan
+            .join
+            .iter()
+            .any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    rootfs::setup(
+        spec,
+        opts.rootfs,
+        &rootfs::Options {
+            no_pivot: opts.no_pivot,
+            in_userns,
+            cgroup_paths: opts.cgroup_paths.to_vec(),
+        },
+    )?;
+
+    let has_uts = plan.new.contains(CloneFlags::CLONE_NEWUTS)
+        || plan
+            .join
+            .iter()
+            .any(|(f, _)| *f == CloneFlags::CLONE_NEWUTS);
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        if !has_uts {
+            bail!("hostname {h:?}: setting a hostname requires a private UTS namespace");
+        }
+        nix::unistd::sethostname(h).with_context(|| format!("sethostname {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        if !has_uts {
+            bail!("domainname {d:?}: setting a domainname requires a private UTS namespace");
+        }
+        set_domainname(d)?;
+    }
+    if let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        rootfs::sysctl::apply(sysctls)?;
+    }
+
+    if process.terminal().unwrap_or(false) {
+        let master = tty::setup_console(process.console_size().as_ref())?;
+        match &opts.console {
+            Console::Socket(sock) => tty::send_master(sock, &master)?,
+            Console::Parent => chan.send(
+                &FromInit::ConsoleMaster,
+                Some(std::os::fd::AsRawFd::as_raw_fd(&master)),
+            )?,
+            Console::None => bail!("process.terminal is set but no console socket was given"),
+        }
+    }
+
+    rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
+    if !opts.no_new_keyring {
+        join_session_keyring(opts.id)?;
+    }
+
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut env = env;
+    let args = process.args().as_ref().context("process.args missing")?;
+    let path = lookpath::find(&args[0], &env)?;
+
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(seccomp::Filter::compile(s)?),
+        None => None,
+    };
+    // Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held.
+    let mut late_filter = None;
+    if let Some(f) = filter {
+        if no_new_privs {
+            late_filter = Some(f);
+        } else {
+            f.load()?;
+        }
+    }
+
+    capabilities::drop_bounding(process.capabilities().as_ref())?;
+    user::switch(process.user())?;
+    capabilities::apply(process.capabilities().as_ref())?;
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user::home_dir(process.user().uid())));
+    }
+
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd).with_context(|| {
+        format!(
+            "chdir to cwd {:?} set in config.json",
+            cwd.display().to_string()
+        )
+    })?;
+    // CVE-2024-21626: a cwd reached through a leaked fd would lie outside the container.
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => {}
+        _ => bail!(
+            "cwd {:?} is outside the container",
+            cwd.display().to_string()
+        ),
+    }
+    if no_new_privs {
+        // Safety: plain prctl.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("set no_new_privs");
+        }
+    }
+    fds::close_all_but(
+        opts.preserve_fds,
+        &[chan.raw_fd(), std::os::fd::AsRawFd::as_raw_fd(opts.fifo)],
+    )?;
+
+    let exec = Exec {
+        path: cstring(&path, "executable")?,
+        argv: args
+            .iter()
+            .map(|a| cstring(a, "process.args"))
+            .collect::<Result<_>>()?,
+        envp: env
+            .iter()
+            .map(|e| cstring(e, "process.env"))
+            .collect::<Result<_>>()?,
+        seccomp: late_filter,
+    };
+
+    chan.send(&FromInit::Ready, None)?;
+    // Safety: plain prctl. From here on the init outlives `create`.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    if !super::fifo::wait(opts.fifo) {
+        unsafe { libc::_exit(1) }
+    }
+    reset_signals();
+    Ok(exec)
+}
+
+fn set_domainname(d: &str) -> Result<()> {
+    // Safety: pointer and length of a live buffer.
+    let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("setdomainname {d:?}"));
+    }
+    Ok(())
+}
+
+fn join_session_keyring(id: &str) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = cstring(&format!("_ses.{id}"), "keyring name")?;
+    // Safety: keyctl with a valid C string.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        // Kernels without keys, or seccomp'd hosts: runc carries on the same way.
+        if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EACCES)) {
+            return Ok(());
+        }
+        return Err(e).context("join a new session keyring");
+    }
+    Ok(())
+}
+
+/// The runtime ignores SIGPIPE; ignored signals survive exec, so restore every default.
+fn reset_signals() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // Safety: resetting dispositions in a single-threaded process.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    let empty = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&empty),
+        None,
+    );
+}

@@ -1,0 +1,136 @@
+//! How a process gets into a container: the clone, the parent's side of the setup (id maps, cgroup),
+//! the channel to the init, and the init sequence itself (`init`).
+
+pub mod channel;
+mod clone;
+mod fds;
+pub mod fifo;
+mod idmap;
+mod init;
+mod lookpath;
+mod rlimits;
+mod user;
+
+use crate::cgroups::Placement;
+use crate::namespaces::{self, CLONE_NEWTIME};
+use anyhow::{bail, Context, Result};
+use channel::{Channel, FromInit, ToInit};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::Spec;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+/// Everything the init needs; the child reads it from its copy of the parent's memory.
+pub struct InitOptions<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+    /// The exec fifo, opened read-write so that the init can block reading it.
+    pub fifo: &'a OwnedFd,
+    /// Where to send the pty master when `process.terminal` is set.
+    pub console: Console,
+    /// The container's cgroup directories, for `cgroup` mounts.
+    pub cgroup_paths: &'a [std::path::PathBuf],
+}
+
+pub enum Console {
+    None,
+    /// `--console-socket`: a connected unix socket.
+    Socket(OwnedFd),
+    /// Foreground `run`: the master comes back over the init channel.
+    Parent,
+}
+
+pub struct Spawned {
+    pub pid: i32,
+    pub channel: Channel,
+    pub console_master: Option<OwnedFd>,
+}
+
+/// Clone the init into its namespaces and wait until it is parked on the exec fifo.
+/// `on_clone` runs in the parent right after the clone (to record the pid before anything else
+/// can fail). On error the init is killed and reaped.
+pub fn spawn(
+    opts: &InitOptions,
+    placement: &Placement,
+    on_clone: &mut dyn FnMut(i32) -> Result<()>,
+) -> Result<Spawned> {
+    let plan = namespaces::plan(opts.spec)?;
+    if !plan.new.contains(CloneFlags::CLONE_NEWNS)
+        && !plan.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWNS)
+    {
+        bail!("linux.namespaces: a mount namespace is required");
+    }
+    let (parent_end, child_end) = channel::pair()?;
+
+    // PID and time namespaces given by path apply only to children: join them for the clone
+    // and return to our own afterwards.
+    let for_children: Vec<_> = plan
+        .join
+        .iter()
+        .filter(|(f, _)| *f == CloneFlags::CLONE_NEWPID || f.bits() == CLONE_NEWTIME)
+        .cloned()
+        .collect();
+    let mut restore = Vec::new();
+    for (f, path) in &for_children {
+        let own = match f.bits() {
+            CLONE_NEWTIME => "/proc/self/ns/time_for_children",
+            _ => "/proc/self/ns/pid_for_children",
+        };
+        restore.push((
+            *f,
+            std::fs::File::open(own).with_context(|| format!("open {own}"))?,
+        ));
+        namespaces::join(*f, path)?;
+    }
+    // Cgroup namespaces are made by the init once it is in its cgroup.
+    let clone_flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
+    let forked = clone::clone(clone_flags.bits() as u64, None);
+    for (f, file) in &restore {
+        nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;
+    }
+    let pid = match forked? {
+        clone::Forked::Child => {
+            drop(parent_end);
+            init::run(opts, &plan, child_end)
+        }
+        clone::Forked::Parent(pid) => pid,
+    };
+    drop(child_end);
+
+    let result = (|| -> Result<Spawned> {
+        on_clone(pid)?;
+        if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
+            idmap::write(pid, opts.spec)?;
+        }
+        crate::cgroups::add_process(placement, pid)?;
+        parent_end.send(&ToInit::Go, None)?;
+        let mut console_master = None;
+        loop {
+            match parent_end.recv::<FromInit>()? {
+                Some((FromInit::Ready, _)) => break,
+                Some((FromInit::ConsoleMaster, fd)) => console_master = fd,
+                Some((FromInit::Error(msg), _)) => bail!("{msg}"),
+                None => bail!("container init exited during setup without reporting an error"),
+            }
+        }
+        Ok(Spawned {
+            pid,
+            channel: parent_end,
+            console_master,
+        })
+    })();
+    if result.is_err() {
+        kill_and_reap(pid);
+    }
+    result
+}
+
+pub fn kill_and_reap(pid: i32) {
+    let p = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(p, None);
+}

@@ -1,0 +1,75 @@
+//! The process's identity: uid, gid, supplementary groups, umask.
+
+use anyhow::{Context, Result};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::User;
+
+/// In a fresh user namespace, become its root (if mapped) so that files we create are owned by it.
+pub fn become_namespace_root() {
+    let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
+    let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+}
+
+/// Switch to the configured user, keeping the permitted capabilities across the uid change so that
+/// the capability sets can be applied afterwards.
+pub fn switch(user: &User) -> Result<()> {
+    // Safety: plain prctl.
+    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("prctl PR_SET_KEEPCAPS");
+    }
+    let gids: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&gids).with_context(|| {
+        format!(
+            "setgroups {:?} (process.user.additionalGids)",
+            user.additional_gids().clone().unwrap_or_default()
+        )
+    })?;
+    let gid = Gid::from_raw(user.gid());
+    nix::unistd::setresgid(gid, gid, gid)
+        .with_context(|| format!("setgid {} (process.user.gid)", user.gid()))?;
+    let uid = Uid::from_raw(user.uid());
+    nix::unistd::setresuid(uid, uid, uid)
+        .with_context(|| format!("setuid {} (process.user.uid)", user.uid()))?;
+    // Safety: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    if let Some(mask) = user.umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+            mask as libc::mode_t,
+        ));
+    }
+    Ok(())
+}
+
+/// The user's home from the container's /etc/passwd, "/" when it has none (runc's behaviour).
+pub fn home_dir(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| home_in_passwd(&p, uid))
+        .unwrap_or_else(|| "/".to_string())
+}
+
+fn home_in_passwd(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) && !f[5].is_empty())
+            .then(|| f[5].to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::home_in_passwd;
+
+    #[test]
+    fn finds_home_by_uid() {
+        let p = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\nbad\n";
+        assert_eq!(home_in_passwd(p, 1000).as_deref(), Some("/home/user"));
+        assert_eq!(home_in_passwd(p, 0).as_deref(), Some("/root"));
+        assert_eq!(home_in_passwd(p, 5), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! The container's root filesystem: propagation, the rootfs bind-mounted onto itself, the
+//! config's mounts, /dev, pivot_root (or chroot with --no-pivot), then masked and read-only paths
+//! and a read-only root.
+
+mod cgroupfs;
+mod devices;
+mod masked;
+mod mounts;
+mod options;
+mod paths;
+mod pivot;
+pub mod sysctl;
+
+use crate::errno::SysContext;
+use anyhow::Result;
+use nix::mount::{mount, MsFlags};
+use oci_spec::runtime::Spec;
+use std::path::{Path, PathBuf};
+
+pub struct Options {
+    pub no_pivot: bool,
+    pub in_userns: bool,
+    /// The container's cgroup directory in each hierarchy, for `cgroup` mounts.
+    pub cgroup_paths: Vec<PathBuf>,
+}
+
+const NONE: Option<&str> = None;
+
+pub fn setup(spec: &Spec, rootfs: &Path, opts: &Options) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        Some(p) if !p.is_empty() => Some(options::propagation(p)?),
+        _ => None,
+    };
+    // Nothing we mount may leak back to the host: slave by default, as runc does.
+    mount(
+        NONE,
+        "/",
+        NONE,
+        propagation.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC),
+        NONE,
+    )
+    .sys(|| "make / a slave mount")?;
+    pivot::make_parent_private(rootfs)?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        Some("bind"),
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )
+    .sys(|| {
+        format!(
+            "bind mount rootfs {:?} onto itself",
+            rootfs.display().to_string()
+        )
+    })?;
+
+    let root = paths::Root::open(rootfs)?;
+    let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    for m in spec_mounts {
+        mounts::mount_one(&root, m, opts)?;
+    }
+    let dev_is_bind = spec_mounts.iter().any(|m| {
+        m.destination() == Path::new("/dev")
+            && (m.typ().as_deref() == Some("bind")
+                || m.options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind"))
+    });
+    if !dev_is_bind {
+        devices::create(
+            &root,
+            linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]),
+            opts.in_userns,
+        )?;
+    }
+    drop(root);
+
+    if opts.no_pivot {
+        pivot::chroot_into(rootfs)?;
+    } else {
+        pivot::pivot_into(rootfs)?;
+    }
+    if let Some(p) = propagation {
+        mount(NONE, "/", NONE, p, NONE).sys(|| "set rootfsPropagation on /")?;
+    }
+    if let Some(l) = linux {
+        masked::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
+        masked::make_readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        mounts::remount_readonly(Path::new("/"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! One entry of config.json's `mounts`, mounted inside the rootfs through a resolved descriptor.
+
+use super::options::{self, Parsed};
+use super::paths::{Root, Target};
+use super::Options;
+use crate::errno::SysContext;
+use anyhow::{Context, Result};
+use nix::mount::{mount, MsFlags};
+use nix::sys::statvfs::FsFlags;
+use oci_spec::runtime::Mount;
+use std::path::Path;
+
+const NONE: Option<&str> = None;
+
+pub fn mount_one(root: &Root, m: &Mount, opts: &Options) -> Result<()> {
+    let dest = m.destination();
+    let shown = dest.display().to_string();
+    let mut parsed = options::parse(m.options().as_deref().unwrap_or(&[]))
+        .with_context(|| format!("mount on {shown:?}"))?;
+    let typ = m.typ().as_deref().unwrap_or("");
+    if typ == "bind" {
+        parsed.flags |= MsFlags::MS_BIND;
+    }
+    let source = m.source().as_ref().map(|s| s.display().to_string());
+    if typ == "cgroup" || typ == "cgroup2" {
+        let target = root.mkdir_all(dest)?;
+        return super::cgroupfs::mount(root, dest, &target, &parsed, opts);
+    }
+    if parsed.is_bind() {
+        let src = source.clone().unwrap_or_default();
+        let meta =
+            std::fs::metadata(&src).sys(|| format!("bind mount source {src:?} for {shown:?}"))?;
+        let target = if meta.is_dir() {
+            root.mkdir_all(dest)?
+        } else {
+            root.create_file(dest, 0o644)?
+        };
+        bind(root, &src, dest, &target, &parsed, opts)
+    } else {
+        let target = root.mkdir_all(dest)?;
+        let src = source.clone().unwrap_or_else(|| typ.to_string());
+        let flags = parsed.flags & !MsFlags::MS_REMOUNT;
+        let data = parsed.data_string();
+        let result = mount(
+            Some(src.as_str()),
+            target.proc_path().as_str(),
+            Some(typ),
+            flags,
+            data.as_deref(),
+        );
+        match result {
+            Ok(()) => {}
+            // sysfs cannot be mounted without a private network namespace in a user namespace:
+            // bind the host's instead, as runc does.
+            Err(nix::errno::Errno::EPERM) if typ == "sysfs" && opts.in_userns => {
+                let p = Parsed {
+                    flags: parsed.flags | MsFlags::MS_BIND | MsFlags::MS_REC,
+                    propagation: parsed.propagation.clone(),
+                    data: Vec::new(),
+                };
+                return bind(root, "/sys", dest, &target, &p, opts);
+            }
+            Err(e) => return Err(e).sys(|| format!("mount {src:?} on {shown:?}")),
+        }
+        propagate(root, dest, &parsed)
+    }
+}
+
+fn bind(
+    root: &Root,
+    src: &str,
+    dest: &Path,
+    target: &Target,
+    p: &Parsed,
+    opts: &Options,
+) -> Result<()> {
+    let shown = dest.display().to_string();
+    let rec = p.flags & MsFlags::MS_REC;
+    mount(
+        Some(src),
+        target.proc_path().as_str(),
+        NONE,
+        MsFlags::MS_BIND | rec,
+        NONE,
+    )
+    .sys(|| format!("bind mount {src:?} on {shown:?}"))?;
+    // Flags other than bind need a remount of the new mount, reached by resolving again.
+    let extra = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() {
+        let top = root
+            .resolve(dest)
+            .sys(|| format!("open {shown:?} after mounting"))?;
+        let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra;
+        if opts.in_userns {
+            flags |= locked_flags(&top)?;
+        }
+        mount(NONE, top.proc_path().as_str(), NONE, flags, NONE)
+            .sys(|| format!("remount {shown:?} with its options"))?;
+    }
+    propagate(root, dest, p)
+}
+
+fn propagate(root: &Root, dest: &Path, p: &Parsed) -> Result<()> {
+    if p.propagation.is_empty() {
+        return Ok(());
+    }
+    let shown = dest.display().to_string();
+    let top = root
+        .resolve(dest)
+        .sys(|| format!("open {shown:?} after mounting"))?;
+    for f in &p.propagation {
+        mount(NONE, top.proc_path().as_str(), NONE, *f, NONE)
+            .sys(|| format!("set propagation of {shown:?}"))?;
+    }
+    Ok(())
+}
+
+/// Flags a user namespace may not clear on a remount (the kernel locks them).
+fn locked_flags(t: &Target) -> Result<MsFlags> {
+    let st = nix::sys::statvfs::fstatvfs(&t.fd).sys(|| "statvfs of a mount")?;
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (s, m) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(s) {
+            out |= m;
+        }
+    }
+    Ok(out)
+}
+
+/// Remount an existing mount point read-only, keeping its other flags.
+pub fn remount_readonly(p: &Path) -> Result<()> {
+    let shown = p.display().to_string();
+    let st = nix::sys::statvfs::statvfs(p).sys(|| format!("statvfs {shown:?}"))?;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    for (s, m) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if st.flags().contains(s) {
+            flags |= m;
+        }
+    }
+    mount(NONE, p, NONE, flags, NONE).sys(|| format!("remount {shown:?} read-only"))
+}

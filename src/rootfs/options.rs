@@ -1,0 +1,166 @@
+//! Mount options as config.json spells them, turned into mount(2) flags, propagation changes and
+//! filesystem data, the way runc reads them.
+
+use anyhow::{bail, Result};
+use nix::mount::MsFlags;
+
+#[derive(Debug, PartialEq)]
+pub struct Parsed {
+    pub flags: MsFlags,
+    /// Propagation changes, applied after the mount, in order.
+    pub propagation: Vec<MsFlags>,
+    /// Everything else goes to the filesystem as data (`size=64k`, `mode=755`, ...).
+    pub data: Vec<String>,
+}
+
+impl Parsed {
+    pub fn is_bind(&self) -> bool {
+        self.flags.contains(MsFlags::MS_BIND)
+    }
+
+    pub fn data_string(&self) -> Option<String> {
+        (!self.data.is_empty()).then(|| self.data.join(","))
+    }
+}
+
+/// (name, set, flag): `set` false means the option clears the flag.
+const FLAGS: &[(&str, bool, MsFlags)] = &[
+    ("async", false, MsFlags::MS_SYNCHRONOUS),
+    ("atime", false, MsFlags::MS_NOATIME),
+    ("bind", true, MsFlags::MS_BIND),
+    ("defaults", false, MsFlags::empty()),
+    ("dev", false, MsFlags::MS_NODEV),
+    ("diratime", false, MsFlags::MS_NODIRATIME),
+    ("dirsync", true, MsFlags::MS_DIRSYNC),
+    ("exec", false, MsFlags::MS_NOEXEC),
+    ("iversion", true, MsFlags::MS_I_VERSION),
+    ("lazytime", true, MsFlags::MS_LAZYTIME),
+    ("loud", false, MsFlags::MS_SILENT),
+    ("mand", true, MsFlags::MS_MANDLOCK),
+    ("noatime", true, MsFlags::MS_NOATIME),
+    ("nodev", true, MsFlags::MS_NODEV),
+    ("nodiratime", true, MsFlags::MS_NODIRATIME),
+    ("noexec", true, MsFlags::MS_NOEXEC),
+    ("noiversion", false, MsFlags::MS_I_VERSION),
+    ("nolazytime", false, MsFlags::MS_LAZYTIME),
+    ("nomand", false, MsFlags::MS_MANDLOCK),
+    ("norelatime", false, MsFlags::MS_RELATIME),
+    ("nostrictatime", false, MsFlags::MS_STRICTATIME),
+    ("nosuid", true, MsFlags::MS_NOSUID),
+    ("rbind", true, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
+    ("relatime", true, MsFlags::MS_RELATIME),
+    ("remount", true, MsFlags::MS_REMOUNT),
+    ("ro", true, MsFlags::MS_RDONLY),
+    ("rw", false, MsFlags::MS_RDONLY),
+    ("silent", true, MsFlags::MS_SILENT),
+    ("strictatime", true, MsFlags::MS_STRICTATIME),
+    ("suid", false, MsFlags::MS_NOSUID),
+    ("sync", true, MsFlags::MS_SYNCHRONOUS),
+];
+
+const PROPAGATION: &[(&str, MsFlags)] = &[
+    ("private", MsFlags::MS_PRIVATE),
+    ("shared", MsFlags::MS_SHARED),
+    ("slave", MsFlags::MS_SLAVE),
+    ("unbindable", MsFlags::MS_UNBINDABLE),
+    ("rprivate", MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ("rshared", MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ("rslave", MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+];
+
+/// Options that need the new mount API, which rt does not speak yet.
+const UNSUPPORTED: &[&str] = &[
+    "idmap",
+    "ridmap",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnorelatime",
+    "rnoatime",
+    "ratime",
+    "rstrictatime",
+    "rnostrictatime",
+    "rnosymfollow",
+    "rsymfollow",
+];
+
+pub fn parse(options: &[String]) -> Result<Parsed> {
+    let mut p = Parsed {
+        flags: MsFlags::empty(),
+        propagation: Vec::new(),
+        data: Vec::new(),
+    };
+    for o in options {
+        if let Some(&(_, set, f)) = FLAGS.iter().find(|(n, _, _)| n == o) {
+            if set {
+                p.flags |= f;
+            } else {
+                p.flags &= !f;
+            }
+        } else if let Some(&(_, f)) = PROPAGATION.iter().find(|(n, _)| n == o) {
+            p.propagation.push(f);
+        } else if UNSUPPORTED.contains(&o.as_str()) {
+            bail!("mount option {o:?} is not implemented");
+        } else {
+            p.data.push(o.clone());
+        }
+    }
+    Ok(p)
+}
+
+/// A rootfsPropagation value.
+pub fn propagation(name: &str) -> Result<MsFlags> {
+    match PROPAGATION.iter().find(|(n, _)| *n == name) {
+        Some(&(_, f)) => Ok(f),
+        None => bail!("linux.rootfsPropagation {name:?}: unknown propagation mode"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_propagation_and_data() {
+        let p = parse(&opts(&[
+            "rbind", "ro", "nosuid", "rslave", "size=64k", "mode=755",
+        ]))
+        .unwrap();
+        assert_eq!(
+            p.flags,
+            MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID
+        );
+        assert_eq!(p.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
+        assert_eq!(p.data_string().as_deref(), Some("size=64k,mode=755"));
+        assert!(p.is_bind());
+    }
+
+    #[test]
+    fn later_options_clear_earlier_ones() {
+        let p = parse(&opts(&["ro", "rw", "nosuid", "suid"])).unwrap();
+        assert_eq!(p.flags, MsFlags::empty());
+    }
+
+    #[test]
+    fn unsupported_and_unknown_propagation_are_errors() {
+        assert!(parse(&opts(&["rro"])).is_err());
+        assert!(propagation("sideways").is_err());
+        assert_eq!(
+            propagation("rshared").unwrap(),
+            MsFlags::MS_SHARED | MsFlags::MS_REC
+        );
+    }
+}

@@ -1,0 +1,62 @@
+//! Entering the rootfs: pivot_root(".", ".") and a detached old root, or chroot with --no-pivot.
+
+use crate::errno::SysContext;
+use anyhow::Result;
+use nix::fcntl::OFlag;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use std::path::Path;
+
+const NONE: Option<&str> = None;
+
+/// pivot_root refuses a new root whose parent mount is shared: make that parent private.
+pub fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").sys(|| "read /proc/self/mountinfo")?;
+    let mut best: Option<String> = None;
+    for line in mi.lines() {
+        let Some(mp) = line.split(' ').nth(4) else {
+            continue;
+        };
+        let mp = crate::cgroups::unescape_mountinfo(mp);
+        if rootfs.starts_with(&mp) && best.as_ref().is_none_or(|b| mp.len() > b.len()) {
+            best = Some(mp);
+        }
+    }
+    let parent = best.unwrap_or_else(|| "/".to_string());
+    mount(NONE, parent.as_str(), NONE, MsFlags::MS_PRIVATE, NONE)
+        .sys(|| format!("make the rootfs' parent mount {parent:?} private"))
+}
+
+pub fn pivot_into(rootfs: &Path) -> Result<()> {
+    let old = nix::fcntl::open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys(|| "open /")?;
+    let new = nix::fcntl::open(
+        rootfs,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys(|| format!("open rootfs {:?}", rootfs.display().to_string()))?;
+    nix::unistd::fchdir(&new).sys(|| "fchdir to the rootfs")?;
+    nix::unistd::pivot_root(".", ".")
+        .sys(|| format!("pivot_root to {:?}", rootfs.display().to_string()))?;
+    // The old root is now stacked under "."; detach it without propagating the unmount to the host.
+    nix::unistd::fchdir(&old).sys(|| "fchdir to the old root")?;
+    mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
+        .sys(|| "make the old root a slave")?;
+    umount2(".", MntFlags::MNT_DETACH).sys(|| "detach the old root")?;
+    nix::unistd::chdir("/").sys(|| "chdir /")?;
+    Ok(())
+}
+
+pub fn chroot_into(rootfs: &Path) -> Result<()> {
+    nix::unistd::chdir(rootfs)
+        .sys(|| format!("chdir to rootfs {:?}", rootfs.display().to_string()))?;
+    mount(Some("."), "/", NONE, MsFlags::MS_MOVE, NONE).sys(|| "move the rootfs mount to /")?;
+    nix::unistd::chroot(".").sys(|| "chroot into the rootfs")?;
+    nix::unistd::chdir("/").sys(|| "chdir /")?;
+    Ok(())
+}

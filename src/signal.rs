@@ -1,0 +1,92 @@
+//! Signal names and numbers as `kill` takes them: `KILL`, `SIGKILL`, `9`, `SIGRTMIN+3`.
+
+use anyhow::{bail, Result};
+
+const NAMES: &[(&str, i32)] = &[
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("ABRT", libc::SIGABRT),
+    ("IOT", libc::SIGIOT),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("STKFLT", libc::SIGSTKFLT),
+    ("CHLD", libc::SIGCHLD),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("TTIN", libc::SIGTTIN),
+    ("TTOU", libc::SIGTTOU),
+    ("URG", libc::SIGURG),
+    ("XCPU", libc::SIGXCPU),
+    ("XFSZ", libc::SIGXFSZ),
+    ("VTALRM", libc::SIGVTALRM),
+    ("PROF", libc::SIGPROF),
+    ("WINCH", libc::SIGWINCH),
+    ("IO", libc::SIGIO),
+    ("POLL", libc::SIGPOLL),
+    ("PWR", libc::SIGPWR),
+    ("SYS", libc::SIGSYS),
+];
+
+pub fn parse(s: &str) -> Result<i32> {
+    let max = libc::SIGRTMAX();
+    if let Ok(n) = s.parse::<i32>() {
+        if n <= 0 || n > max {
+            bail!("invalid signal number {n}");
+        }
+        return Ok(n);
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some(&(_, n)) = NAMES.iter().find(|(k, _)| *k == name) {
+        return Ok(n);
+    }
+    let rt = |base: i32, off: &str| -> Option<i32> {
+        let off: i32 = if off.is_empty() { 0 } else { off.parse().ok()? };
+        let n = base + off;
+        (libc::SIGRTMIN()..=max).contains(&n).then_some(n)
+    };
+    if let Some(off) = name.strip_prefix("RTMIN") {
+        if let Some(n) = rt(libc::SIGRTMIN(), off.trim_start_matches('+')) {
+            return Ok(n);
+        }
+    }
+    if let Some(off) = name.strip_prefix("RTMAX-") {
+        if let Some(n) = off.parse::<i32>().ok().map(|o| max - o) {
+            if n >= libc::SIGRTMIN() {
+                return Ok(n);
+            }
+        }
+    }
+    bail!("unknown signal {s:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn names_numbers_and_prefixes() {
+        assert_eq!(parse("KILL").unwrap(), 9);
+        assert_eq!(parse("SIGKILL").unwrap(), 9);
+        assert_eq!(parse("sigterm").unwrap(), 15);
+        assert_eq!(parse("9").unwrap(), 9);
+        assert_eq!(parse("28").unwrap(), 28);
+        assert_eq!(parse("SIGRTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
+        assert_eq!(parse("RTMAX-1").unwrap(), libc::SIGRTMAX() - 1);
+        assert!(parse("0").is_err());
+        assert!(parse("65").is_err());
+        assert!(parse("NOPE").is_err());
+        assert!(parse("-3").is_err());
+    }
+}
