@@ -6,6 +6,10 @@
 //! runtime started from inside some service's cgroup must not nest containers under it.
 
 mod mountinfo;
+mod resources;
+
+pub use resources::apply as apply_resources;
+pub use resources::node_rule;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Component, Path, PathBuf};
@@ -16,6 +20,8 @@ pub use mountinfo::{hierarchies, unescape as unescape_mountinfo, Hierarchy};
 #[derive(Debug, Default, Clone)]
 pub struct Placement {
     pub paths: Vec<PathBuf>,
+    /// The hierarchy of each entry of `paths`.
+    pub hierarchies: Vec<Hierarchy>,
     /// Parents made for this container, deepest first; removed with it when empty.
     pub created_parents: Vec<PathBuf>,
 }
@@ -60,6 +66,7 @@ pub fn create(rel: &Path) -> Result<Placement> {
             let dir = h.mount.join(rel);
             make_dirs(&h, rel, &mut placement.created_parents)?;
             placement.paths.push(dir);
+            placement.hierarchies.push(h);
         }
         Ok(())
     })();

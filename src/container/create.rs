@@ -57,6 +57,22 @@ pub(super) fn create_parked(
         let rel =
             crate::cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
         let p = placement.insert(crate::cgroups::create(&rel)?);
+        if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+            let nodes: Vec<String> = linux
+                .and_then(|l| l.devices().as_ref())
+                .into_iter()
+                .flatten()
+                .map(|d| {
+                    let t = if matches!(d.typ(), oci_spec::runtime::LinuxDeviceType::B) {
+                        "b"
+                    } else {
+                        "c"
+                    };
+                    crate::cgroups::node_rule(t, d.major(), d.minor())
+                })
+                .collect();
+            crate::cgroups::apply_resources(p, r, &nodes)?;
+        }
         let fifo = process::fifo::create(&locked.fifo_path())?;
         let mut state = State {
             oci_version: b.spec.version().clone(),
@@ -80,7 +96,7 @@ pub(super) fn create_parked(
             preserve_fds: opts.preserve_fds,
             fifo: &fifo,
             console,
-            cgroup_paths: &p.paths,
+            cgroups: p,
         };
         let spawned = {
             let mut on_clone = |child: i32| -> Result<()> {

@@ -78,6 +78,7 @@ pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
     let placement = crate::cgroups::Placement {
         paths: state.cgroup_paths.clone(),
         created_parents: state.cgroup_created_parents.clone(),
+        hierarchies: Vec::new(),
     };
     let cg = crate::cgroups::remove(&placement);
     locked.remove()?;

@@ -92,7 +92,7 @@ fn setup(opts: &InitOptions, plan: &Plan, chan: &Channel) -> Result<Exec> {
         &rootfs::Options {
             no_pivot: opts.no_pivot,
             in_userns,
-            cgroup_paths: opts.cgroup_paths.to_vec(),
+            cgroups: opts.cgroups.clone(),
         },
     )?;
 

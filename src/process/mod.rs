@@ -32,8 +32,9 @@ pub struct InitOptions<'a> {
     pub fifo: &'a OwnedFd,
     /// Where to send the pty master when `process.terminal` is set.
     pub console: Console,
-    /// The container's cgroup directories, for `cgroup` mounts.
-    pub cgroup_paths: &'a [std::path::PathBuf],
+    /// The container's cgroups, for `cgroup` mounts (read by the parent: inside a cgroup
+    /// namespace, mountinfo no longer shows the host's hierarchy roots).
+    pub cgroups: &'a Placement,
 }
 
 pub enum Console {

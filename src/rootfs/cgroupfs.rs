@@ -15,8 +15,8 @@ const NONE: Option<&str> = None;
 pub fn mount(root: &Root, dest: &Path, target: &Target, p: &Parsed, opts: &Options) -> Result<()> {
     let shown = dest.display().to_string();
     let flags = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    let hierarchies = crate::cgroups::hierarchies()?;
-    let pure_v2 = hierarchies.len() == 1 && hierarchies[0].v2;
+    let cg = &opts.cgroups;
+    let pure_v2 = cg.hierarchies.len() == 1 && cg.hierarchies[0].v2;
     if pure_v2 {
         match nix::mount::mount(
             Some("cgroup2"),
@@ -29,8 +29,8 @@ pub fn mount(root: &Root, dest: &Path, target: &Target, p: &Parsed, opts: &Optio
             Err(nix::errno::Errno::EPERM) | Err(nix::errno::Errno::EBUSY) => {}
             Err(e) => return Err(e).sys(|| format!("mount cgroup2 on {shown:?}")),
         }
-        let leaf = opts
-            .cgroup_paths
+        let leaf = cg
+            .paths
             .first()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
@@ -44,11 +44,8 @@ pub fn mount(root: &Root, dest: &Path, target: &Target, p: &Parsed, opts: &Optio
         Some("mode=755"),
     )
     .sys(|| format!("mount tmpfs for cgroups on {shown:?}"))?;
-    for h in &hierarchies {
+    for (h, leaf) in cg.hierarchies.iter().zip(&cg.paths) {
         let Some(name) = h.mount.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let Some(leaf) = opts.cgroup_paths.iter().find(|p| p.starts_with(&h.mount)) else {
             continue;
         };
         let sub = dest.join(name);

@@ -15,13 +15,13 @@ use crate::errno::SysContext;
 use anyhow::Result;
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub struct Options {
     pub no_pivot: bool,
     pub in_userns: bool,
-    /// The container's cgroup directory in each hierarchy, for `cgroup` mounts.
-    pub cgroup_paths: Vec<PathBuf>,
+    /// The container's cgroups, for `cgroup` mounts.
+    pub cgroups: crate::cgroups::Placement,
 }
 
 const NONE: Option<&str> = None;
