@@ -1,6 +1,7 @@
 //! Loading a bundle: `config.json` (a regular file, valid JSON, a supported ociVersion) and its
 //! root filesystem.
 
+use crate::errno::SysContext;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
 use std::io::Read;
@@ -17,7 +18,8 @@ pub struct Bundle {
 }
 
 pub fn load(dir: &Path) -> Result<Bundle> {
-    let dir = std::fs::canonicalize(dir).with_context(|| format!("bundle {:?}", dir))?;
+    let dir =
+        std::fs::canonicalize(dir).sys(|| format!("bundle {:?}", dir.display().to_string()))?;
     let path = dir.join("config.json");
     let raw = read_config(&path)?;
     let spec = parse(&raw).with_context(|| format!("parse {}", path.display()))?;
@@ -31,7 +33,7 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         dir.join(root.path())
     };
     let meta = std::fs::metadata(&rootfs)
-        .with_context(|| format!("rootfs {:?} (root.path)", rootfs.display().to_string()))?;
+        .sys(|| format!("rootfs {:?} (root.path)", rootfs.display().to_string()))?;
     if !meta.is_dir() {
         bail!(
             "rootfs {:?} (root.path): not a directory",
@@ -39,7 +41,7 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         );
     }
     let rootfs = std::fs::canonicalize(&rootfs)
-        .with_context(|| format!("rootfs {:?}", rootfs.display().to_string()))?;
+        .sys(|| format!("rootfs {:?}", rootfs.display().to_string()))?;
     Ok(Bundle { dir, rootfs, spec })
 }
 
@@ -49,7 +51,7 @@ fn read_config(path: &Path) -> Result<Vec<u8>> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .with_context(|| format!("open {}", path.display()))?;
+        .sys(|| format!("open {}", path.display()))?;
     let meta = f.metadata()?;
     let ft = meta.file_type();
     if !ft.is_file() {
@@ -76,7 +78,7 @@ fn read_config(path: &Path) -> Result<Vec<u8>> {
     (&mut f)
         .take(MAX_CONFIG_BYTES + 1)
         .read_to_end(&mut buf)
-        .with_context(|| format!("read {}", path.display()))?;
+        .sys(|| format!("read {}", path.display()))?;
     Ok(buf)
 }
 
