@@ -91,6 +91,7 @@ pub fn parse(raw: &[u8]) -> Result<Spec> {
         .as_str()
         .context("ociVersion: must be a string")?;
     check_version(version)?;
+    check_unimplemented(&value)?;
     let spec: Spec = serde_json::from_value(value)?;
     validate(&spec)?;
     Ok(spec)
@@ -100,6 +101,55 @@ fn check_version(v: &str) -> Result<()> {
     let major = v.split('.').next().unwrap_or("");
     if major != "1" {
         bail!("ociVersion {v:?}: unsupported major version (rt supports 1.x)");
+    }
+    Ok(())
+}
+
+/// Fields of the spec that rt does not act on yet. Accepting them silently would run a container
+/// without what it asked for, so each is refused by name.
+const UNIMPLEMENTED: &[&str] = &[
+    "/hooks",
+    "/process/apparmorProfile",
+    "/process/selinuxLabel",
+    "/process/ioPriority",
+    "/process/scheduler",
+    "/process/execCPUAffinity",
+    "/linux/intelRdt",
+    "/linux/personality",
+    "/linux/mountLabel",
+    "/linux/memoryPolicy",
+    "/linux/netDevices",
+];
+
+fn is_empty(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.values().all(is_empty),
+        _ => false,
+    }
+}
+
+fn check_unimplemented(v: &serde_json::Value) -> Result<()> {
+    for ptr in UNIMPLEMENTED {
+        if v.pointer(ptr).is_some_and(|f| !is_empty(f)) {
+            let field = ptr.trim_start_matches('/').replace('/', ".");
+            bail!("{field}: not implemented by rt yet");
+        }
+    }
+    for (i, m) in v
+        .pointer("/mounts")
+        .and_then(|m| m.as_array())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        for key in ["uidMappings", "gidMappings"] {
+            if m.get(key).is_some_and(|f| !is_empty(f)) {
+                bail!("mounts[{i}].{key}: idmapped mounts are not implemented by rt yet");
+            }
+        }
     }
     Ok(())
 }
@@ -180,6 +230,14 @@ mod tests {
                 "process.cwd",
             ),
             (&minimal("").replace(r#"["sh"]"#, "[]"), "process.args"),
+            (
+                &minimal(r#","hooks":{"prestart":[{"path":"/x"}]}"#),
+                "hooks: not implemented",
+            ),
+            (
+                &minimal(r#","linux":{"personality":{"domain":"LINUX32"}}"#),
+                "linux.personality",
+            ),
         ];
         for (raw, want) in cases {
             let err = format!("{:#}", parse(raw.as_bytes()).unwrap_err());

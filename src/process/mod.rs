@@ -88,17 +88,38 @@ pub fn spawn(
         namespaces::join(*f, path)?;
     }
     // Cgroup namespaces are made by the init once it is in its cgroup.
-    let clone_flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
+    let mut clone_flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
+    // Time offsets must be written before any process enters the namespace: unshare it for our
+    // children, write them, and let the clone enter it.
+    if let Some(offsets) = time_offsets(opts.spec) {
+        if !plan
+            .new
+            .contains(CloneFlags::from_bits_retain(CLONE_NEWTIME))
+        {
+            bail!("linux.timeOffsets: needs a new time namespace in linux.namespaces");
+        }
+        let own = "/proc/self/ns/time_for_children";
+        restore.push((
+            CloneFlags::from_bits_retain(CLONE_NEWTIME),
+            std::fs::File::open(own).with_context(|| format!("open {own}"))?,
+        ));
+        nix::sched::unshare(CloneFlags::from_bits_retain(CLONE_NEWTIME))
+            .context("create time namespace")?;
+        std::fs::write("/proc/self/timens_offsets", offsets)
+            .context("write linux.timeOffsets to /proc/self/timens_offsets")?;
+        clone_flags -= CloneFlags::from_bits_retain(CLONE_NEWTIME);
+    }
     let forked = clone::clone(clone_flags.bits() as u64, None);
+    if let Ok(clone::Forked::Child) = forked {
+        drop(parent_end);
+        drop(restore);
+        init::run(opts, &plan, child_end)
+    }
     for (f, file) in &restore {
         nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;
     }
-    let pid = match forked? {
-        clone::Forked::Child => {
-            drop(parent_end);
-            init::run(opts, &plan, child_end)
-        }
-        clone::Forked::Parent(pid) => pid,
+    let clone::Forked::Parent(pid) = forked? else {
+        unreachable!("the child never returns from init::run")
     };
     drop(child_end);
 
@@ -128,6 +149,28 @@ pub fn spawn(
         kill_and_reap(pid);
     }
     result
+}
+
+/// linux.timeOffsets rendered for /proc/<pid>/timens_offsets, if any.
+fn time_offsets(spec: &Spec) -> Option<String> {
+    let offsets = spec.linux().as_ref()?.time_offsets().as_ref()?;
+    if offsets.is_empty() {
+        return None;
+    }
+    let mut clocks: Vec<_> = offsets.iter().collect();
+    clocks.sort_by_key(|(k, _)| k.as_str());
+    Some(
+        clocks
+            .iter()
+            .map(|(clock, o)| {
+                format!(
+                    "{clock} {} {}\n",
+                    o.secs().unwrap_or(0),
+                    o.nanosecs().unwrap_or(0)
+                )
+            })
+            .collect(),
+    )
 }
 
 pub fn kill_and_reap(pid: i32) {
