@@ -57,6 +57,12 @@ pub(super) fn create_parked(
         let rel =
             crate::cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
         let p = placement.insert(crate::cgroups::create(&rel)?);
+        crate::logging::debug(&format!(
+            "create {id}: bundle {}, rootfs {}, cgroups {:?}",
+            b.dir.display(),
+            b.rootfs.display(),
+            p.paths
+        ));
         if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
             let nodes: Vec<String> = linux
                 .and_then(|l| l.devices().as_ref())
@@ -84,6 +90,16 @@ pub(super) fn create_parked(
             created: crate::timestamp::now_rfc3339_nanos(),
             annotations: b.spec.annotations().clone().unwrap_or_else(HashMap::new),
             init_start_time: 0,
+            own_pid_ns: b
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.namespaces().as_ref())
+                .is_some_and(|ns| {
+                    ns.iter().any(|n| {
+                        n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
+                    })
+                }),
             cgroup_paths: p.paths.clone(),
             cgroup_created_parents: p.created_parents.clone(),
         };
@@ -111,6 +127,10 @@ pub(super) fn create_parked(
             process::spawn(&init, p, &mut on_clone)?
         };
         drop(fifo);
+        crate::logging::debug(&format!(
+            "create {id}: init {} parked on the exec fifo",
+            spawned.pid
+        ));
         state.status = Status::Created;
         locked.save(&state)?;
         if let Some(path) = &opts.pid_file {

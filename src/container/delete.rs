@@ -21,6 +21,7 @@ pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
         return locked.remove();
     }
     let (state, st) = load(&locked, id)?;
+    crate::logging::debug(&format!("delete {id}: status {st}, pid {}", state.pid));
     match st {
         Status::Stopped => {}
         Status::Created => kill_init(&state)?,
@@ -65,7 +66,12 @@ fn thaw(paths: &[std::path::PathBuf]) {
 pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let left = crate::cgroups::pids(&state.cgroup_paths);
+        // Without a PID namespace of its own, the container's other processes outlive its init.
+        let left = if state.own_pid_ns {
+            Vec::new()
+        } else {
+            crate::cgroups::pids(&state.cgroup_paths)
+        };
         if left.is_empty() || Instant::now() > deadline {
             break;
         }

@@ -10,6 +10,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 pub fn kill(ctx: &Context, id: &str, sig: i32, all: bool) -> Result<()> {
     let locked = open_existing(ctx, id)?;
     let (state, st) = load(&locked, id)?;
+    crate::logging::debug(&format!(
+        "kill {id}: signal {sig} (all: {all}), status {st}"
+    ));
     if all {
         for pid in crate::cgroups::pids(&state.cgroup_paths) {
             // Safety: plain kill; processes in our cgroup.

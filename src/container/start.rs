@@ -18,6 +18,7 @@ pub fn start(ctx: &Context, id: &str) -> Result<()> {
         bail!("cannot start a container that has stopped");
     }
     let _ = std::fs::remove_file(&fifo);
+    crate::logging::debug(&format!("start {id}: released init {}", state.pid));
     state.status = Status::Running;
     locked.save(&state)
 }

@@ -32,6 +32,10 @@ pub struct State {
     /// for our init.
     #[serde(rename = "initStartTime")]
     pub init_start_time: u64,
+    /// True when the container has its own PID namespace: killing its init then kills every
+    /// process in it, and `delete` must not kill by cgroup membership (a cgroup may be shared).
+    #[serde(default, rename = "ownPidNamespace")]
+    pub own_pid_ns: bool,
     /// Cgroup directories of the container, one per hierarchy.
     #[serde(default, rename = "cgroupPaths")]
     pub cgroup_paths: Vec<PathBuf>,
