@@ -55,8 +55,10 @@ pub fn run(ctx: &Context, id: &str, opts: &CreateOptions, detach: bool) -> Resul
     if let Some(p) = proxy {
         let _ = p.join();
     }
-    let locked = super::open_existing(ctx, id)?;
-    destroy(locked, &state)?;
+    // Someone may have deleted it meanwhile (`delete --force`): then there is nothing left to do.
+    if let Some(locked) = super::state::open(&ctx.root, id)? {
+        destroy(locked, &state)?;
+    }
     Ok(code)
 }
 

@@ -89,6 +89,23 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
     Ok(p)
 }
 
+/// True if `path` names the namespace of type `f` that this process is in.
+pub fn is_own(f: CloneFlags, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let own = match name(f) {
+        "network" => "net",
+        "mount" => "mnt",
+        other => other,
+    };
+    match (
+        std::fs::metadata(path),
+        std::fs::metadata(format!("/proc/self/ns/{own}")),
+    ) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// Join the namespace at `path` (a /proc/<pid>/ns/<type> link or a bind mount of one).
 pub fn join(f: CloneFlags, path: &Path) -> Result<()> {
     let file = std::fs::File::open(path)

@@ -65,6 +65,17 @@ pub fn spawn(
     {
         bail!("linux.namespaces: a mount namespace is required");
     }
+    if let Some(sysctls) = opts.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        // A namespace joined by path counts only if it is not the runtime's (the host's) own.
+        let has = |ns: &str| {
+            plan.new.iter().any(|f| namespaces::name(f) == ns)
+                || plan
+                    .join
+                    .iter()
+                    .any(|(f, p)| namespaces::name(*f) == ns && !namespaces::is_own(*f, p))
+        };
+        crate::rootfs::sysctl::validate(sysctls, has)?;
+    }
     let (parent_end, child_end) = channel::pair()?;
 
     // PID and time namespaces given by path apply only to children: join them for the clone
