@@ -4,7 +4,7 @@ use super::options::{self, Parsed};
 use super::paths::{Root, Target};
 use super::Options;
 use crate::errno::SysContext;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::FsFlags;
 use oci_spec::runtime::Mount;
@@ -22,6 +22,7 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options) -> Result<()> {
         parsed.flags |= MsFlags::MS_BIND;
     }
     let source = m.source().as_ref().map(|s| s.display().to_string());
+    check_proc(dest, typ, parsed.is_bind(), source.as_deref())?;
     if typ == "cgroup" || typ == "cgroup2" {
         let target = root.mkdir_all(dest)?;
         return super::cgroupfs::mount(root, dest, &target, &parsed, opts);
@@ -35,9 +36,12 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options) -> Result<()> {
         } else {
             root.create_file(dest, 0o644)?
         };
+        // Again on the resolved path: a symlink in the image may lead into /proc.
+        check_proc(&root.inside(&target)?, typ, true, source.as_deref())?;
         bind(root, &src, dest, &target, &parsed, opts)
     } else {
         let target = root.mkdir_all(dest)?;
+        check_proc(&root.inside(&target)?, typ, false, source.as_deref())?;
         let src = source.clone().unwrap_or_else(|| typ.to_string());
         let flags = parsed.flags & !MsFlags::MS_REMOUNT;
         let data = parsed.data_string();
@@ -64,6 +68,60 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options) -> Result<()> {
         }
         propagate(root, dest, &parsed)
     }
+}
+
+/// Files under /proc that may be bind-mounted over (lxcfs and the like).
+const PROC_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// Only a real procfs goes on /proc; below it, only the files listed above (CVE-2019-16884 and
+/// friends: a fake /proc would let the image defeat masking and LSM labels).
+fn check_proc(dest: &Path, typ: &str, bind: bool, source: Option<&str>) -> Result<()> {
+    // Lexically clean, as the kernel will walk it inside the root ("/.." is "/").
+    let mut clean = std::path::PathBuf::from("/");
+    for c in dest.components() {
+        match c {
+            std::path::Component::Normal(n) => clean.push(n),
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            _ => {}
+        }
+    }
+    if !clean.starts_with("/proc") {
+        return Ok(());
+    }
+    let shown = clean.display().to_string();
+    if clean == Path::new("/proc") {
+        if !bind && typ == "proc" {
+            return Ok(());
+        }
+        if bind {
+            let src = source.unwrap_or("");
+            let st = nix::sys::statfs::statfs(src).sys(|| format!("statfs {src:?}"))?;
+            if st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC {
+                return Ok(());
+            }
+        }
+        bail!("mount on {shown:?}: only a procfs may be mounted on /proc");
+    }
+    if PROC_ALLOWED.iter().any(|p| Path::new(p) == clean) {
+        return Ok(());
+    }
+    bail!(
+        "mount on {shown:?}: mounts under /proc are limited to {}",
+        PROC_ALLOWED.join(", ")
+    )
 }
 
 fn bind(

@@ -10,6 +10,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 pub struct Root {
+    path: PathBuf,
     fd: OwnedFd,
 }
 
@@ -45,7 +46,10 @@ impl Root {
             Mode::empty(),
         )
         .sys(|| format!("open rootfs {:?}", path.display().to_string()))?;
-        Ok(Root { fd })
+        Ok(Root {
+            path: path.to_path_buf(),
+            fd,
+        })
     }
 
     /// Resolve an existing path.
@@ -106,5 +110,13 @@ impl Root {
         drop(fd);
         self.resolve(p)
             .sys(|| format!("open {:?} in rootfs", p.display().to_string()))
+    }
+
+    /// Where a resolved target is, as the container will see it.
+    pub fn inside(&self, t: &Target) -> Result<PathBuf> {
+        let host =
+            std::fs::read_link(t.proc_path()).sys(|| "readlink of a resolved rootfs path")?;
+        let rel = host.strip_prefix(&self.path).unwrap_or(&host);
+        Ok(Path::new("/").join(rel))
     }
 }
