@@ -138,19 +138,6 @@ fn check_unimplemented(v: &serde_json::Value) -> Result<()> {
             bail!("{field}: not implemented by rt yet");
         }
     }
-    for (i, m) in v
-        .pointer("/mounts")
-        .and_then(|m| m.as_array())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        for key in ["uidMappings", "gidMappings"] {
-            if m.get(key).is_some_and(|f| !is_empty(f)) {
-                bail!("mounts[{i}].{key}: idmapped mounts are not implemented by rt yet");
-            }
-        }
-    }
     Ok(())
 }
 

@@ -9,13 +9,14 @@ use crate::{capabilities, rootfs, seccomp, tty};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
 use std::ffi::CString;
+use std::os::fd::OwnedFd;
 
 /// Never returns: execs the user's process or exits.
-pub fn run(opts: &InitOptions, plan: &Plan, chan: Channel) -> ! {
+pub fn run(opts: &InitOptions, plan: &Plan, chan: Channel, mount_userns: &[Option<OwnedFd>]) -> ! {
     // Die with the parent while the setup is going on.
     // Safety: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    match setup(opts, plan, &chan) {
+    match setup(opts, plan, &chan, mount_userns) {
         Ok(exec) => {
             let err = exec.exec();
             let msg = format!("exec {:?}: {err}", exec.path);
@@ -55,7 +56,12 @@ fn cstring(s: &str, what: &str) -> Result<CString> {
     CString::new(s).with_context(|| format!("{what} {s:?} contains a NUL byte"))
 }
 
-fn setup(opts: &InitOptions, plan: &Plan, chan: &Channel) -> Result<Exec> {
+fn setup(
+    opts: &InitOptions,
+    plan: &Plan,
+    chan: &Channel,
+    mount_userns: &[Option<OwnedFd>],
+) -> Result<Exec> {
     let spec = opts.spec;
     let process = spec.process().as_ref().context("process missing")?;
     match chan.recv::<ToInit>()? {
@@ -93,6 +99,10 @@ fn setup(opts: &InitOptions, plan: &Plan, chan: &Channel) -> Result<Exec> {
             no_pivot: opts.no_pivot,
             in_userns,
             cgroups: opts.cgroups.clone(),
+            mount_userns: mount_userns
+                .iter()
+                .map(|f| f.as_ref().map(std::os::fd::AsRawFd::as_raw_fd))
+                .collect(),
         },
     )?;
 

@@ -76,6 +76,7 @@ pub fn spawn(
         };
         crate::rootfs::sysctl::validate(sysctls, has)?;
     }
+    let mount_userns = idmap::mount_userns(opts.spec)?;
     let (parent_end, child_end) = channel::pair()?;
 
     // PID and time namespaces given by path apply only to children: join them for the clone
@@ -124,7 +125,7 @@ pub fn spawn(
     if let Ok(clone::Forked::Child) = forked {
         drop(parent_end);
         drop(restore);
-        init::run(opts, &plan, child_end)
+        init::run(opts, &plan, child_end, &mount_userns)
     }
     for (f, file) in &restore {
         nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;

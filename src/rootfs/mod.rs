@@ -5,6 +5,7 @@
 mod cgroupfs;
 mod devices;
 mod masked;
+pub mod mountapi;
 mod mounts;
 mod options;
 mod paths;
@@ -20,6 +21,8 @@ use std::path::Path;
 pub struct Options {
     pub no_pivot: bool,
     pub in_userns: bool,
+    /// User namespaces of idmapped mounts, by index in `mounts`.
+    pub mount_userns: Vec<Option<std::os::fd::RawFd>>,
     /// The container's cgroups, for `cgroup` mounts.
     pub cgroups: crate::cgroups::Placement,
 }
@@ -58,8 +61,9 @@ pub fn setup(spec: &Spec, rootfs: &Path, opts: &Options) -> Result<()> {
 
     let root = paths::Root::open(rootfs)?;
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
-    for m in spec_mounts {
-        mounts::mount_one(&root, m, opts)?;
+    for (i, m) in spec_mounts.iter().enumerate() {
+        let userns = opts.mount_userns.get(i).copied().flatten();
+        mounts::mount_one(&root, m, opts, userns)?;
     }
     let dev_is_bind = spec_mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")

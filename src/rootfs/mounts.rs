@@ -1,5 +1,6 @@
 //! One entry of config.json's `mounts`, mounted inside the rootfs through a resolved descriptor.
 
+use super::mountapi::{self, MountAttr};
 use super::options::{self, Parsed};
 use super::paths::{Root, Target};
 use super::Options;
@@ -8,11 +9,13 @@ use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::FsFlags;
 use oci_spec::runtime::Mount;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
 const NONE: Option<&str> = None;
 
-pub fn mount_one(root: &Root, m: &Mount, opts: &Options) -> Result<()> {
+/// `userns`: the user namespace of an idmapped mount (`idmap`/`ridmap`).
+pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) -> Result<()> {
     let dest = m.destination();
     let shown = dest.display().to_string();
     let mut parsed = options::parse(m.options().as_deref().unwrap_or(&[]))
@@ -38,8 +41,11 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options) -> Result<()> {
         };
         // Again on the resolved path: a symlink in the image may lead into /proc.
         check_proc(&root.inside(&target)?, typ, true, source.as_deref())?;
-        bind(root, &src, dest, &target, &parsed, opts)
+        bind(root, &src, dest, &target, &parsed, opts, userns)
     } else {
+        if parsed.idmap.is_some() {
+            bail!("mount on {shown:?}: idmap and ridmap apply to bind mounts only");
+        }
         let target = root.mkdir_all(dest)?;
         check_proc(&root.inside(&target)?, typ, false, source.as_deref())?;
         let src = source.clone().unwrap_or_else(|| typ.to_string());
@@ -57,16 +63,14 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options) -> Result<()> {
             // sysfs cannot be mounted without a private network namespace in a user namespace:
             // bind the host's instead, as runc does.
             Err(nix::errno::Errno::EPERM) if typ == "sysfs" && opts.in_userns => {
-                let p = Parsed {
-                    flags: parsed.flags | MsFlags::MS_BIND | MsFlags::MS_REC,
-                    propagation: parsed.propagation.clone(),
-                    data: Vec::new(),
-                };
-                return bind(root, "/sys", dest, &target, &p, opts);
+                let mut p = parsed.clone();
+                p.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
+                p.data.clear();
+                return bind(root, "/sys", dest, &target, &p, opts, None);
             }
             Err(e) => return Err(e).sys(|| format!("mount {src:?} on {shown:?}")),
         }
-        propagate(root, dest, &parsed)
+        finish(root, dest, &parsed)
     }
 }
 
@@ -131,17 +135,36 @@ fn bind(
     target: &Target,
     p: &Parsed,
     opts: &Options,
+    userns: Option<RawFd>,
 ) -> Result<()> {
     let shown = dest.display().to_string();
     let rec = p.flags & MsFlags::MS_REC;
-    mount(
-        Some(src),
-        target.proc_path().as_str(),
-        NONE,
-        MsFlags::MS_BIND | rec,
-        NONE,
-    )
-    .sys(|| format!("bind mount {src:?} on {shown:?}"))?;
+    match p.idmap {
+        Some(recursive) => {
+            let Some(ns) = userns else {
+                bail!("mount on {shown:?}: idmap needs uidMappings and gidMappings, on the mount or for the container's user namespace");
+            };
+            let tree = mountapi::clone_tree(src, !rec.is_empty())
+                .with_context(|| format!("idmapped mount of {src:?} on {shown:?}"))?;
+            let attr = MountAttr {
+                attr_set: mountapi::MOUNT_ATTR_IDMAP,
+                userns_fd: ns as u64,
+                ..Default::default()
+            };
+            mountapi::setattr(tree.as_raw_fd(), &attr, recursive)
+                .with_context(|| format!("idmap {src:?} for {shown:?}"))?;
+            mountapi::attach(&tree, target.fd.as_raw_fd())
+                .with_context(|| format!("attach idmapped {src:?} on {shown:?}"))?;
+        }
+        None => mount(
+            Some(src),
+            target.proc_path().as_str(),
+            NONE,
+            MsFlags::MS_BIND | rec,
+            NONE,
+        )
+        .sys(|| format!("bind mount {src:?} on {shown:?}"))?,
+    }
     // Flags other than bind need a remount of the new mount, reached by resolving again.
     let extra = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
@@ -155,17 +178,27 @@ fn bind(
         mount(NONE, top.proc_path().as_str(), NONE, flags, NONE)
             .sys(|| format!("remount {shown:?} with its options"))?;
     }
-    propagate(root, dest, p)
+    finish(root, dest, p)
 }
 
-fn propagate(root: &Root, dest: &Path, p: &Parsed) -> Result<()> {
-    if p.propagation.is_empty() {
+/// Recursive attributes and propagation, on the mount now at `dest`.
+fn finish(root: &Root, dest: &Path, p: &Parsed) -> Result<()> {
+    if p.propagation.is_empty() && p.attr_set == 0 && p.attr_clr == 0 {
         return Ok(());
     }
     let shown = dest.display().to_string();
     let top = root
         .resolve(dest)
         .sys(|| format!("open {shown:?} after mounting"))?;
+    if p.attr_set != 0 || p.attr_clr != 0 {
+        let attr = MountAttr {
+            attr_set: p.attr_set,
+            attr_clr: p.attr_clr,
+            ..Default::default()
+        };
+        mountapi::setattr(top.fd.as_raw_fd(), &attr, true)
+            .with_context(|| format!("set recursive mount options on {shown:?}"))?;
+    }
     for f in &p.propagation {
         mount(NONE, top.proc_path().as_str(), NONE, *f, NONE)
             .sys(|| format!("set propagation of {shown:?}"))?;

@@ -1,16 +1,22 @@
 //! Mount options as config.json spells them, turned into mount(2) flags, propagation changes and
 //! filesystem data, the way runc reads them.
 
+use super::mountapi::*;
 use anyhow::{bail, Result};
 use nix::mount::MsFlags;
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
     pub flags: MsFlags,
     /// Propagation changes, applied after the mount, in order.
     pub propagation: Vec<MsFlags>,
     /// Everything else goes to the filesystem as data (`size=64k`, `mode=755`, ...).
     pub data: Vec<String>,
+    /// Recursive attribute changes (`rro`, `rnosuid`, ...), applied with mount_setattr.
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    /// `idmap` (false) or `ridmap` (true).
+    pub idmap: Option<bool>,
 }
 
 impl Parsed {
@@ -69,28 +75,35 @@ const PROPAGATION: &[(&str, MsFlags)] = &[
     ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
 ];
 
-/// Options that need the new mount API, which rt does not speak yet.
-const UNSUPPORTED: &[&str] = &[
-    "idmap",
-    "ridmap",
-    "rro",
-    "rrw",
-    "rnosuid",
-    "rsuid",
-    "rnodev",
-    "rdev",
-    "rnoexec",
-    "rexec",
-    "rnodiratime",
-    "rdiratime",
+/// Recursive attributes: (name, clear, attribute), as runc reads them.
+const RECURSIVE: &[(&str, bool, u64)] = &[
+    ("rro", false, MOUNT_ATTR_RDONLY),
+    ("rrw", true, MOUNT_ATTR_RDONLY),
+    ("rnosuid", false, MOUNT_ATTR_NOSUID),
+    ("rsuid", true, MOUNT_ATTR_NOSUID),
+    ("rnodev", false, MOUNT_ATTR_NODEV),
+    ("rdev", true, MOUNT_ATTR_NODEV),
+    ("rnoexec", false, MOUNT_ATTR_NOEXEC),
+    ("rexec", true, MOUNT_ATTR_NOEXEC),
+    ("rnodiratime", false, MOUNT_ATTR_NODIRATIME),
+    ("rdiratime", true, MOUNT_ATTR_NODIRATIME),
+    ("rrelatime", false, MOUNT_ATTR_RELATIME),
+    ("rnorelatime", true, MOUNT_ATTR_RELATIME),
+    ("rnoatime", false, MOUNT_ATTR_NOATIME),
+    ("ratime", true, MOUNT_ATTR_NOATIME),
+    ("rstrictatime", false, MOUNT_ATTR_STRICTATIME),
+    ("rnostrictatime", true, MOUNT_ATTR_STRICTATIME),
+    ("rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW),
+    ("rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW),
+];
+
+const ATIME_OPTIONS: &[&str] = &[
     "rrelatime",
     "rnorelatime",
     "rnoatime",
     "ratime",
     "rstrictatime",
     "rnostrictatime",
-    "rnosymfollow",
-    "rsymfollow",
 ];
 
 pub fn parse(options: &[String]) -> Result<Parsed> {
@@ -98,6 +111,9 @@ pub fn parse(options: &[String]) -> Result<Parsed> {
         flags: MsFlags::empty(),
         propagation: Vec::new(),
         data: Vec::new(),
+        attr_set: 0,
+        attr_clr: 0,
+        idmap: None,
     };
     for o in options {
         if let Some(&(_, set, f)) = FLAGS.iter().find(|(n, _, _)| n == o) {
@@ -108,8 +124,21 @@ pub fn parse(options: &[String]) -> Result<Parsed> {
             }
         } else if let Some(&(_, f)) = PROPAGATION.iter().find(|(n, _)| n == o) {
             p.propagation.push(f);
-        } else if UNSUPPORTED.contains(&o.as_str()) {
-            bail!("mount option {o:?} is not implemented");
+        } else if let Some(&(_, clear, a)) = RECURSIVE.iter().find(|(n, _, _)| n == o) {
+            // The kernel takes an atime mode only with the whole atime field cleared.
+            if ATIME_OPTIONS.contains(&o.as_str()) {
+                p.attr_clr |= MOUNT_ATTR_ATIME;
+                p.attr_set &= !MOUNT_ATTR_ATIME;
+            }
+            if clear {
+                p.attr_clr |= a;
+                p.attr_set &= !a;
+            } else {
+                p.attr_set |= a;
+                p.attr_clr &= !a;
+            }
+        } else if o == "idmap" || o == "ridmap" {
+            p.idmap = Some(o == "ridmap");
         } else {
             p.data.push(o.clone());
         }
@@ -155,8 +184,21 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_and_unknown_propagation_are_errors() {
-        assert!(parse(&opts(&["rro"])).is_err());
+    fn recursive_attributes_and_idmap() {
+        let p = parse(&opts(&["rro", "rnosuid", "rnoatime", "ridmap"])).unwrap();
+        assert_eq!(
+            p.attr_set,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(p.attr_clr, MOUNT_ATTR_ATIME);
+        assert_eq!(p.idmap, Some(true));
+        let p = parse(&opts(&["rro", "rrw"])).unwrap();
+        assert_eq!((p.attr_set, p.attr_clr), (0, MOUNT_ATTR_RDONLY));
+        assert!(p.data.is_empty());
+    }
+
+    #[test]
+    fn unknown_propagation_is_an_error() {
         assert!(propagation("sideways").is_err());
         assert_eq!(
             propagation("rshared").unwrap(),
