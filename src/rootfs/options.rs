@@ -125,12 +125,15 @@ pub fn parse(options: &[String]) -> Result<Parsed> {
         } else if let Some(&(_, f)) = PROPAGATION.iter().find(|(n, _)| n == o) {
             p.propagation.push(f);
         } else if let Some(&(_, clear, a)) = RECURSIVE.iter().find(|(n, _, _)| n == o) {
-            // The kernel takes an atime mode only with the whole atime field cleared.
             if ATIME_OPTIONS.contains(&o.as_str()) {
-                p.attr_clr |= MOUNT_ATTR_ATIME;
+                // One atime mode at a time, and the kernel takes it only with the whole atime
+                // field in attr_clr.
                 p.attr_set &= !MOUNT_ATTR_ATIME;
-            }
-            if clear {
+                if !clear {
+                    p.attr_set |= a;
+                }
+                p.attr_clr |= MOUNT_ATTR_ATIME;
+            } else if clear {
                 p.attr_clr |= a;
                 p.attr_set &= !a;
             } else {
