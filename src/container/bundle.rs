@@ -116,7 +116,6 @@ const UNIMPLEMENTED: &[&str] = &[
     "/process/execCPUAffinity",
     "/linux/intelRdt",
     "/linux/personality",
-    "/linux/mountLabel",
     "/linux/memoryPolicy",
     "/linux/netDevices",
 ];

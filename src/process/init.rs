@@ -99,6 +99,11 @@ fn setup(
             no_pivot: opts.no_pivot,
             in_userns,
             cgroups: opts.cgroups.clone(),
+            mount_label: spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.mount_label().clone())
+                .filter(|l| !l.is_empty() && rootfs::selinux_enabled()),
             mount_userns: mount_userns
                 .iter()
                 .map(|f| f.as_ref().map(std::os::fd::AsRawFd::as_raw_fd))

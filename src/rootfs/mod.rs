@@ -21,6 +21,9 @@ use std::path::Path;
 pub struct Options {
     pub no_pivot: bool,
     pub in_userns: bool,
+    /// linux.mountLabel, when SELinux is enabled on the host (otherwise there is nothing to
+    /// apply it to, and runc ignores it the same way).
+    pub mount_label: Option<String>,
     /// User namespaces of idmapped mounts, by index in `mounts`.
     pub mount_userns: Vec<Option<std::os::fd::RawFd>>,
     /// The container's cgroups, for `cgroup` mounts.
@@ -28,6 +31,10 @@ pub struct Options {
 }
 
 const NONE: Option<&str> = None;
+
+pub fn selinux_enabled() -> bool {
+    std::path::Path::new("/sys/fs/selinux/enforce").exists()
+}
 
 pub fn setup(spec: &Spec, rootfs: &Path, opts: &Options) -> Result<()> {
     let linux = spec.linux().as_ref();

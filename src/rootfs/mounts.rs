@@ -50,7 +50,17 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) 
         check_proc(&root.inside(&target)?, typ, false, source.as_deref())?;
         let src = source.clone().unwrap_or_else(|| typ.to_string());
         let flags = parsed.flags & !MsFlags::MS_REMOUNT;
-        let data = parsed.data_string();
+        let mut data = parsed.data_string();
+        // SELinux labels what the container mounts fresh (tmpfs, mqueue, ...) with mountLabel.
+        if let Some(label) = &opts.mount_label {
+            if !matches!(typ, "proc" | "sysfs") {
+                let ctx = format!("context=\"{label}\"");
+                data = Some(match data {
+                    Some(d) => format!("{d},{ctx}"),
+                    None => ctx,
+                });
+            }
+        }
         let result = mount(
             Some(src.as_str()),
             target.proc_path().as_str(),
