@@ -7,6 +7,7 @@ mod cgroups;
 mod cli;
 mod container;
 mod errno;
+mod hooks;
 mod logging;
 mod namespaces;
 mod process;

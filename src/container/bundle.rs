@@ -108,7 +108,6 @@ fn check_version(v: &str) -> Result<()> {
 /// Fields of the spec that rt does not act on yet. Accepting them silently would run a container
 /// without what it asked for, so each is refused by name.
 const UNIMPLEMENTED: &[&str] = &[
-    "/hooks",
     "/process/apparmorProfile",
     "/process/selinuxLabel",
     "/process/ioPriority",
@@ -168,6 +167,18 @@ fn validate(spec: &Spec) -> Result<()> {
             );
         }
     }
+    if let Some(h) = spec.hooks() {
+        for (kind, list) in [
+            ("prestart", h.prestart()),
+            ("createRuntime", h.create_runtime()),
+            ("createContainer", h.create_container()),
+            ("startContainer", h.start_container()),
+            ("poststart", h.poststart()),
+            ("poststop", h.poststop()),
+        ] {
+            crate::hooks::validate(kind, list.as_deref().unwrap_or(&[]))?;
+        }
+    }
     if let Some(linux) = spec.linux() {
         if let Some(p) = linux.cgroups_path() {
             if p.components().any(|c| c == std::path::Component::ParentDir) {
@@ -217,8 +228,8 @@ mod tests {
             ),
             (&minimal("").replace(r#"["sh"]"#, "[]"), "process.args"),
             (
-                &minimal(r#","hooks":{"prestart":[{"path":"/x"}]}"#),
-                "hooks: not implemented",
+                &minimal(r#","hooks":{"prestart":[{"path":"x"}]}"#),
+                "hooks.prestart[0].path",
             ),
             (
                 &minimal(r#","linux":{"personality":{"domain":"LINUX32"}}"#),

@@ -89,6 +89,7 @@ pub(super) fn create_parked(
             rootfs: b.rootfs.clone(),
             created: crate::timestamp::now_rfc3339_nanos(),
             annotations: b.spec.annotations().clone().unwrap_or_else(HashMap::new),
+            hooks: b.spec.hooks().clone(),
             init_start_time: 0,
             own_pid_ns: b
                 .spec
@@ -113,19 +114,21 @@ pub(super) fn create_parked(
             fifo: &fifo,
             console,
             cgroups: p,
+            hook_state: serde_json::to_value(super::public(
+                &state,
+                Status::Creating,
+                String::new(),
+            ))?,
         };
-        let spawned = {
-            let mut on_clone = |child: i32| -> Result<()> {
-                pid = child;
-                state.pid = child;
-                state.init_start_time = proc_stat(child)
-                    .map(|(_, start)| start)
-                    .context("read the start time of the container init")?;
-                // Recorded before the setup goes on, so that a killed `create` can be cleaned up.
-                locked.save(&state)
-            };
-            process::spawn(&init, p, &mut on_clone)?
-        };
+        let spawned = process::spawn(
+            &init,
+            p,
+            &mut Callbacks {
+                locked: &locked,
+                state: &mut state,
+                pid: &mut pid,
+            },
+        )?;
         drop(fifo);
         crate::logging::debug(&format!(
             "create {id}: init {} parked on the exec fifo",
@@ -157,4 +160,36 @@ fn connect(path: &std::path::Path) -> Result<OwnedFd> {
     let s = std::os::unix::net::UnixStream::connect(path)
         .sys(|| format!("connect to console socket {}", path.display()))?;
     Ok(s.into())
+}
+
+/// The parent side of the init's setup, as the container layer sees it.
+struct Callbacks<'a> {
+    locked: &'a Locked,
+    state: &'a mut State,
+    pid: &'a mut i32,
+}
+
+impl process::Parent for Callbacks<'_> {
+    fn cloned(&mut self, child: i32) -> Result<()> {
+        *self.pid = child;
+        self.state.pid = child;
+        self.state.init_start_time = proc_stat(child)
+            .map(|(_, start)| start)
+            .context("read the start time of the container init")?;
+        // Recorded before the setup goes on, so that a killed `create` can be cleaned up.
+        self.locked.save(self.state)
+    }
+
+    fn runtime_hooks(&mut self) -> Result<()> {
+        let Some(h) = &self.state.hooks else {
+            return Ok(());
+        };
+        let st = serde_json::to_value(super::public(self.state, Status::Creating, String::new()))?;
+        crate::hooks::run_all("prestart", h.prestart().as_deref().unwrap_or(&[]), &st)?;
+        crate::hooks::run_all(
+            "createRuntime",
+            h.create_runtime().as_deref().unwrap_or(&[]),
+            &st,
+        )
+    }
 }

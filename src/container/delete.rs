@@ -88,5 +88,12 @@ pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
     };
     let cg = crate::cgroups::remove(&placement);
     locked.remove()?;
+    if let Some(list) = state.hooks.as_ref().and_then(|h| h.poststop().as_deref()) {
+        let st = serde_json::to_value(super::public(state, Status::Stopped, String::new()))?;
+        // A failed poststop hook is a warning: the container is gone all the same.
+        if let Err(e) = crate::hooks::run_all("poststop", list, &st) {
+            crate::logging::warn(&format!("{e:#}"));
+        }
+    }
     cg
 }

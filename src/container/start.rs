@@ -20,5 +20,14 @@ pub fn start(ctx: &Context, id: &str) -> Result<()> {
     let _ = std::fs::remove_file(&fifo);
     crate::logging::debug(&format!("start {id}: released init {}", state.pid));
     state.status = Status::Running;
-    locked.save(&state)
+    locked.save(&state)?;
+    if let Some(list) = state.hooks.as_ref().and_then(|h| h.poststart().as_deref()) {
+        let st = serde_json::to_value(super::public(&state, Status::Running, String::new()))?;
+        // The spec (1.1+) and runc: a failed poststart hook stops the container.
+        if let Err(e) = crate::hooks::run_all("poststart", list, &st) {
+            let _ = super::kill::signal_init(state.pid, state.init_start_time, libc::SIGKILL);
+            return Err(e.context("container stopped"));
+        }
+    }
+    Ok(())
 }

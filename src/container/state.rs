@@ -28,6 +28,9 @@ pub struct State {
     pub created: String,
     #[serde(default, skip_serializing_if = "HashMap::is_empty")]
     pub annotations: HashMap<String, String>,
+    /// The hooks of config.json as it was at create: later edits must not change the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
     /// Start time of the init (field 22 of /proc/<pid>/stat), so a reused PID is never mistaken
     /// for our init.
     #[serde(rename = "initStartTime")]

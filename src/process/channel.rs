@@ -17,6 +17,8 @@ pub enum FromInit {
     Ready,
     /// The pty master is attached (foreground `run` with a terminal).
     ConsoleMaster,
+    /// Mounts are ready: run the prestart and createRuntime hooks, then answer `HooksDone`.
+    RuntimeHooks,
     Error(String),
 }
 
@@ -25,6 +27,7 @@ pub enum FromInit {
 pub enum ToInit {
     /// Id maps written and cgroup joined: go on with the setup.
     Go,
+    HooksDone,
 }
 
 const MAX_MSG: usize = 64 * 1024;

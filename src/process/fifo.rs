@@ -34,7 +34,9 @@ pub fn wait(fd: &OwnedFd) -> bool {
     }
 }
 
-/// In `start`: release the parked init. `Ok(false)` when nobody is waiting on the fifo.
+/// In `start`: release the parked init, and return once it has exec'd the user's process (or
+/// died): its read-write descriptor is close-on-exec, so the fifo then has no reader left, which
+/// poll reports to a writer as POLLERR. `Ok(false)` when nobody was waiting on the fifo.
 pub fn release(path: &Path) -> Result<bool> {
     let mut f = match std::fs::OpenOptions::new()
         .write(true)
@@ -47,5 +49,17 @@ pub fn release(path: &Path) -> Result<bool> {
     };
     f.write_all(&[0])
         .with_context(|| format!("write {}", path.display()))?;
+    let mut p = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&f),
+        events: 0,
+        revents: 0,
+    };
+    loop {
+        // Safety: poll on one valid descriptor.
+        let r = unsafe { libc::poll(&mut p, 1, -1) };
+        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
     Ok(true)
 }

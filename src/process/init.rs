@@ -66,6 +66,7 @@ fn setup(
     let process = spec.process().as_ref().context("process missing")?;
     match chan.recv::<ToInit>()? {
         Some((ToInit::Go, _)) => {}
+        Some((m, _)) => bail!("init channel: unexpected {m:?}"),
         None => bail!("runtime exited during setup"),
     }
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
@@ -92,6 +93,29 @@ fn setup(
             .join
             .iter()
             .any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
+    let hooks = spec.hooks().as_ref();
+    let hook_state = |status: &str| {
+        let mut s = opts.hook_state.clone();
+        s["status"] = status.into();
+        s["pid"] = nix::unistd::getpid().as_raw().into();
+        s
+    };
+    let mut before_pivot = || -> Result<()> {
+        let Some(h) = hooks else { return Ok(()) };
+        let runtime_side = [h.prestart(), h.create_runtime()]
+            .iter()
+            .any(|l| l.as_ref().is_some_and(|v| !v.is_empty()));
+        if runtime_side {
+            chan.send(&FromInit::RuntimeHooks, None)?;
+            match chan.recv::<ToInit>()? {
+                Some((ToInit::HooksDone, _)) => {}
+                Some((m, _)) => bail!("init channel: unexpected {m:?}"),
+                None => bail!("runtime exited while running hooks"),
+            }
+        }
+        let list = h.create_container().as_deref().unwrap_or(&[]);
+        crate::hooks::run_all("createContainer", list, &hook_state("creating"))
+    };
     rootfs::setup(
         spec,
         opts.rootfs,
@@ -109,6 +133,7 @@ fn setup(
                 .map(|f| f.as_ref().map(std::os::fd::AsRawFd::as_raw_fd))
                 .collect(),
         },
+        &mut before_pivot,
     )?;
 
     let has_uts = plan.new.contains(CloneFlags::CLONE_NEWUTS)
@@ -220,6 +245,9 @@ fn setup(
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
     if !super::fifo::wait(opts.fifo) {
         unsafe { libc::_exit(1) }
+    }
+    if let Some(list) = hooks.and_then(|h| h.start_container().as_deref()) {
+        crate::hooks::run_all("startContainer", list, &hook_state("created"))?;
     }
     reset_signals();
     Ok(exec)

@@ -32,6 +32,8 @@ pub struct InitOptions<'a> {
     pub fifo: &'a OwnedFd,
     /// Where to send the pty master when `process.terminal` is set.
     pub console: Console,
+    /// The state hooks get on stdin, without pid and status (the init fills them in).
+    pub hook_state: serde_json::Value,
     /// The container's cgroups, for `cgroup` mounts (read by the parent: inside a cgroup
     /// namespace, mountinfo no longer shows the host's hierarchy roots).
     pub cgroups: &'a Placement,
@@ -52,12 +54,20 @@ pub struct Spawned {
 }
 
 /// Clone the init into its namespaces and wait until it is parked on the exec fifo.
-/// `on_clone` runs in the parent right after the clone (to record the pid before anything else
+/// The container layer's part of the parent side of the setup.
+pub trait Parent {
+    /// Right after the clone, to record the pid before anything else can fail.
+    fn cloned(&mut self, pid: i32) -> Result<()>;
+    /// The init's mounts are made, pivot_root is next: the prestart and createRuntime hooks.
+    fn runtime_hooks(&mut self) -> Result<()>;
+}
+
+/// `parent.cloned` runs in the parent right after the clone (to record the pid before anything else
 /// can fail). On error the init is killed and reaped.
 pub fn spawn(
     opts: &InitOptions,
     placement: &Placement,
-    on_clone: &mut dyn FnMut(i32) -> Result<()>,
+    parent: &mut dyn Parent,
 ) -> Result<Spawned> {
     let plan = namespaces::plan(opts.spec)?;
     if !plan.new.contains(CloneFlags::CLONE_NEWNS)
@@ -136,7 +146,7 @@ pub fn spawn(
     drop(child_end);
 
     let result = (|| -> Result<Spawned> {
-        on_clone(pid)?;
+        parent.cloned(pid)?;
         if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
             idmap::write(pid, opts.spec)?;
         }
@@ -147,6 +157,10 @@ pub fn spawn(
             match parent_end.recv::<FromInit>()? {
                 Some((FromInit::Ready, _)) => break,
                 Some((FromInit::ConsoleMaster, fd)) => console_master = fd,
+                Some((FromInit::RuntimeHooks, _)) => {
+                    parent.runtime_hooks()?;
+                    parent_end.send(&ToInit::HooksDone, None)?;
+                }
                 Some((FromInit::Error(msg), _)) => bail!("{msg}"),
                 None => bail!("container init exited during setup without reporting an error"),
             }

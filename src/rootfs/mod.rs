@@ -36,7 +36,13 @@ pub fn selinux_enabled() -> bool {
     std::path::Path::new("/sys/fs/selinux/enforce").exists()
 }
 
-pub fn setup(spec: &Spec, rootfs: &Path, opts: &Options) -> Result<()> {
+/// `before_pivot` runs once the mounts are made and before pivot_root (the create hooks).
+pub fn setup(
+    spec: &Spec,
+    rootfs: &Path,
+    opts: &Options,
+    before_pivot: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     let linux = spec.linux().as_ref();
     let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
         Some(p) if !p.is_empty() => Some(options::propagation(p)?),
@@ -88,6 +94,7 @@ pub fn setup(spec: &Spec, rootfs: &Path, opts: &Options) -> Result<()> {
         )?;
     }
     drop(root);
+    before_pivot()?;
 
     if opts.no_pivot {
         pivot::chroot_into(rootfs)?;

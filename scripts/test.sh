@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Run rt's whole test suite (unit tests and the root-only integration tests).
+#
+#   sudo ./scripts/test.sh [ARGS...]
+#
+# ARGS are passed to the test binaries, after `--` (e.g. a test name filter).
+# With RT_LINT=1 (CI sets it), `cargo fmt --check` and
+# `cargo clippy --all-targets -- -D warnings` run first.
+# Exits with cargo test's status.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { echo "test: $*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (the integration tests create containers): sudo ./scripts/test.sh"
+
+# Install the Debian packages that are not installed yet.
+ensure_pkgs() {
+    local missing=() p
+    for p in "$@"; do
+        [[ $(dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null) == *"ok installed"* ]] || missing+=("$p")
+    done
+    ((${#missing[@]})) || return 0
+    say "Installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    local apt=(apt-get -y -q -o DPkg::Lock::Timeout=300)
+    "${apt[@]}" install "${missing[@]}" || { "${apt[@]}" update && "${apt[@]}" install "${missing[@]}"; }
+}
+
+# Find cargo: on PATH, in root's ~/.cargo/bin, or (under sudo) the invoking
+# user's rustup installation, used in place.
+find_cargo() {
+    local home
+    PATH=$PATH:${HOME:-/root}/.cargo/bin
+    command -v cargo >/dev/null && return 0
+    if [[ -n ${SUDO_USER:-} ]]; then
+        home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+        if [[ -x $home/.cargo/bin/cargo ]]; then
+            PATH=$PATH:$home/.cargo/bin
+            [[ -d $home/.rustup ]] && export RUSTUP_HOME=${RUSTUP_HOME:-$home/.rustup}
+            return 0
+        fi
+    fi
+    die "cargo not found: install a Rust toolchain (https://rustup.rs) first"
+}
+
+ensure_pkgs busybox-static libseccomp-dev pkg-config gcc iproute2 util-linux
+find_cargo
+
+if [[ ${RT_LINT:-0} == 1 ]]; then
+    say "cargo fmt --check"
+    cargo fmt --check
+    say "cargo clippy --all-targets -- -D warnings"
+    cargo clippy --all-targets -- -D warnings
+fi
+
+say "cargo test -- --test-threads=4 $*"
+status=0
+cargo test -- --test-threads=4 "$@" || status=$?
+exit "$status"

@@ -1,0 +1,195 @@
+//! OCI hooks: each runs with its own args and env (nothing of ours leaks in), the container state
+//! JSON on stdin, and an optional timeout after which it is killed and counted as failed. The
+//! error names the hook and carries what it wrote.
+
+use crate::errno::SysContext;
+use anyhow::{bail, Result};
+use nix::sys::memfd::{memfd_create, MFdFlags};
+use oci_spec::runtime::Hook;
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+
+/// Check what the spec demands of every hook before anything runs.
+pub fn validate(kind: &str, hooks: &[Hook]) -> Result<()> {
+    for (i, h) in hooks.iter().enumerate() {
+        if !h.path().is_absolute() {
+            bail!(
+                "hooks.{kind}[{i}].path {:?}: must be absolute",
+                h.path().display().to_string()
+            );
+        }
+        if h.timeout().is_some_and(|t| t <= 0) {
+            bail!("hooks.{kind}[{i}].timeout: must be greater than zero");
+        }
+    }
+    Ok(())
+}
+
+/// Run the hooks of one kind in order; the first failure stops the rest.
+pub fn run_all(kind: &str, hooks: &[Hook], state: &serde_json::Value) -> Result<()> {
+    let input = serde_json::to_vec(state)?;
+    for (i, h) in hooks.iter().enumerate() {
+        run_one(h, &input).map_err(|e| {
+            anyhow::anyhow!(
+                "{kind} hook #{i} {:?}: {e:#}",
+                h.path().display().to_string()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn capture() -> Result<std::fs::File> {
+    let fd = memfd_create("rt-hook-output", MFdFlags::MFD_CLOEXEC).sys(|| "memfd_create")?;
+    Ok(std::fs::File::from(fd))
+}
+
+fn run_one(h: &Hook, input: &[u8]) -> Result<()> {
+    let path = h.path();
+    let args = h.args().clone().unwrap_or_default();
+    let mut cmd = Command::new(path);
+    if let Some((argv0, rest)) = args.split_first() {
+        cmd.arg0(argv0).args(rest);
+    }
+    cmd.env_clear();
+    for kv in h.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    let out = capture()?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::from(out.try_clone().sys(|| "dup")?))
+        .stderr(Stdio::from(out.try_clone().sys(|| "dup")?));
+    let mut child = cmd.spawn().sys(|| "start")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is fine.
+        let _ = stdin.write_all(input);
+    }
+    let status = match h.timeout() {
+        Some(secs) => match wait_timeout(&child, secs)? {
+            true => child.wait().sys(|| "wait")?,
+            false => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("timed out after {secs}s{}", output(out));
+            }
+        },
+        None => child.wait().sys(|| "wait")?,
+    };
+    if !status.success() {
+        let how = match (status.code(), status.signal()) {
+            (Some(c), _) => format!("exit status {c}"),
+            (_, Some(s)) => format!("killed by signal {s}"),
+            _ => "failed".to_string(),
+        };
+        bail!("{how}{}", output(out));
+    }
+    Ok(())
+}
+
+/// True once the child has exited; false if `secs` passed first.
+fn wait_timeout(child: &std::process::Child, secs: i64) -> Result<bool> {
+    // Safety: pidfd_open of our own unreaped child.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as i32, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).sys(|| "pidfd_open");
+    }
+    // Safety: the kernel just gave us this descriptor.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs as u64);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut p = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        // Safety: poll on one valid descriptor.
+        match unsafe { libc::poll(&mut p, 1, ms) } {
+            1 => return Ok(true),
+            0 => return Ok(false),
+            _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
+            _ => return Err(std::io::Error::last_os_error()).sys(|| "poll"),
+        }
+    }
+}
+
+/// What the hook wrote, for the error message (the tail, if long).
+fn output(mut f: std::fs::File) -> String {
+    let mut s = String::new();
+    let _ = f.rewind();
+    let _ = f.read_to_string(&mut s);
+    let s = s.trim();
+    if s.is_empty() {
+        return String::new();
+    }
+    let tail: String = if s.len() > 2048 {
+        s[s.len() - 2048..].to_string()
+    } else {
+        s.to_string()
+    };
+    format!(": {tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(json: &str) -> Hook {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn passes_state_args_and_env_only() {
+        let dir = std::env::temp_dir().join(format!("rt-hook-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("out");
+        let h = hook(&format!(
+            r#"{{"path":"/bin/sh","args":["sh","-c","cat > {0}; echo \"$0 $1 $FOO ${{HOME:-nohome}}\" >> {0}","zero","one"],"env":["FOO=bar"]}}"#,
+            out.display()
+        ));
+        run_all(
+            "poststart",
+            &[h],
+            &serde_json::json!({"id": "c1", "status": "running"}),
+        )
+        .unwrap();
+        let got = std::fs::read_to_string(&out).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            got.starts_with(r#"{"id":"c1","status":"running"}"#),
+            "{got}"
+        );
+        assert!(got.ends_with("zero one bar nohome\n"), "{got}");
+    }
+
+    #[test]
+    fn failure_and_timeout_name_the_hook_and_its_output() {
+        let h = hook(r#"{"path":"/bin/sh","args":["sh","-c","echo oops >&2; exit 3"]}"#);
+        let e = run_all("prestart", &[h], &serde_json::json!({}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("prestart hook #0") && e.contains("exit status 3") && e.contains("oops"),
+            "{e}"
+        );
+        let h = hook(r#"{"path":"/bin/sleep","args":["sleep","5"],"timeout":1}"#);
+        let t = std::time::Instant::now();
+        let e = run_all("createRuntime", &[h], &serde_json::json!({}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("timed out after 1s"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(4));
+    }
+
+    #[test]
+    fn relative_paths_and_bad_timeouts_are_refused() {
+        assert!(validate("poststop", &[hook(r#"{"path":"bin/x"}"#)]).is_err());
+        assert!(validate("poststop", &[hook(r#"{"path":"/bin/x","timeout":0}"#)]).is_err());
+        validate("poststop", &[hook(r#"{"path":"/bin/x","timeout":2}"#)]).unwrap();
+    }
+}
