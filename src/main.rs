@@ -9,6 +9,7 @@ mod container;
 mod errno;
 mod hooks;
 mod logging;
+mod lsm;
 mod namespaces;
 mod process;
 mod rootfs;

@@ -108,13 +108,7 @@ fn check_version(v: &str) -> Result<()> {
 /// Fields of the spec that rt does not act on yet. Accepting them silently would run a container
 /// without what it asked for, so each is refused by name.
 const UNIMPLEMENTED: &[&str] = &[
-    "/process/apparmorProfile",
-    "/process/selinuxLabel",
-    "/process/ioPriority",
-    "/process/scheduler",
-    "/process/execCPUAffinity",
     "/linux/intelRdt",
-    "/linux/personality",
     "/linux/memoryPolicy",
     "/linux/netDevices",
 ];
@@ -148,6 +142,10 @@ fn validate(spec: &Spec) -> Result<()> {
         Some(a) if !a.is_empty() && !a[0].is_empty() => {}
         _ => bail!("process.args: must name an executable"),
     }
+    crate::lsm::check(
+        process.apparmor_profile().as_deref(),
+        process.selinux_label().as_deref(),
+    )?;
     if !process.cwd().is_absolute() {
         bail!(
             "process.cwd {:?}: must be an absolute path",
@@ -232,8 +230,8 @@ mod tests {
                 "hooks.prestart[0].path",
             ),
             (
-                &minimal(r#","linux":{"personality":{"domain":"LINUX32"}}"#),
-                "linux.personality",
+                &minimal(r#","linux":{"intelRdt":{"closID":"x"}}"#),
+                "linux.intelRdt",
             ),
         ];
         for (raw, want) in cases {

@@ -3,7 +3,7 @@
 //! seccomp, fds closed, then park on the exec fifo and exec.
 
 use super::channel::{Channel, FromInit, ToInit};
-use super::{fds, lookpath, rlimits, user, Console, InitOptions};
+use super::{fds, lookpath, rlimits, sched, user, Console, InitOptions};
 use crate::namespaces::Plan;
 use crate::{capabilities, rootfs, seccomp, tty};
 use anyhow::{bail, Context, Result};
@@ -127,7 +127,7 @@ fn setup(
                 .linux()
                 .as_ref()
                 .and_then(|l| l.mount_label().clone())
-                .filter(|l| !l.is_empty() && rootfs::selinux_enabled()),
+                .filter(|l| !l.is_empty() && crate::lsm::selinux_enabled()),
             mount_userns: mount_userns
                 .iter()
                 .map(|f| f.as_ref().map(std::os::fd::AsRawFd::as_raw_fd))
@@ -170,6 +170,19 @@ fn setup(
     }
 
     rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        sched::set_personality(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        sched::set_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        sched::set_io_priority(p)?;
+    }
+    crate::lsm::apply(
+        process.apparmor_profile().as_deref(),
+        process.selinux_label().as_deref(),
+    )?;
     if !opts.no_new_keyring {
         join_session_keyring(opts.id)?;
     }

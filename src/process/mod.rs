@@ -9,6 +9,7 @@ mod idmap;
 mod init;
 mod lookpath;
 mod rlimits;
+mod sched;
 mod user;
 
 use crate::cgroups::Placement;

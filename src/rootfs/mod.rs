@@ -32,10 +32,6 @@ pub struct Options {
 
 const NONE: Option<&str> = None;
 
-pub fn selinux_enabled() -> bool {
-    std::path::Path::new("/sys/fs/selinux/enforce").exists()
-}
-
 /// `before_pivot` runs once the mounts are made and before pivot_root (the create hooks).
 pub fn setup(
     spec: &Spec,
