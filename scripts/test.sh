@@ -57,7 +57,32 @@ if [[ ${RT_LINT:-0} == 1 ]]; then
     cargo clippy --all-targets -- -D warnings
 fi
 
+# After the run: nothing of the tests may be left on the host. Leaks fail the
+# run; the shared cgroup prefix the harness made is removed either way.
+check_leaks() {
+    local leaks=0 d
+    for d in /sys/fs/cgroup/*/rt-test/*/; do
+        [[ -d $d && $d != */process_api/* ]] || continue
+        echo "test: leaked cgroup $d" >&2
+        leaks=1
+    done
+    if grep -F " $repo/target/" /proc/self/mountinfo >&2; then
+        echo "test: leaked mounts (above)" >&2
+        leaks=1
+    fi
+    if [[ -d target/tmp/rt-state ]] && [[ -n $(ls -A target/tmp/rt-state) ]]; then
+        echo "test: leaked container state: $(ls target/tmp/rt-state)" >&2
+        leaks=1
+    fi
+    for d in /sys/fs/cgroup/*/rt-test; do
+        [[ -d $d ]] && rmdir "$d" 2>/dev/null
+    done
+    return "$leaks"
+}
+
 say "cargo test -- --test-threads=4 $*"
 status=0
 cargo test -- --test-threads=4 "$@" || status=$?
+say "Checking for leaked cgroups, mounts and state"
+check_leaks || { ((status)) || status=1; }
 exit "$status"

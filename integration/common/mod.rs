@@ -1,0 +1,347 @@
+//! Shared harness for the integration tests: they drive the real `rt` binary
+//! as root against a busybox rootfs, and clean up after themselves (delete the
+//! container, end its processes by PID, remove its cgroups and bundle) even
+//! when an assertion fails.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Every cgroup a test container gets lives under this prefix.
+pub const CGROUP_PREFIX: &str = "rt-test";
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn rt_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rt")
+}
+
+fn tmp_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// The state directory (`--root`) every test uses.
+pub fn state_root() -> PathBuf {
+    tmp_dir().join("rt-state")
+}
+
+/// The shared read-only busybox rootfs, built once by scripts/mkrootfs.sh.
+pub fn rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "the integration tests must run as root: sudo ./scripts/test.sh"
+        );
+        make_cgroup_prefix();
+        let dir = tmp_dir().join("rootfs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mkrootfs.sh");
+        let st = Command::new(script).arg(&dir).status().expect("run mkrootfs.sh");
+        assert!(st.success(), "scripts/mkrootfs.sh {} failed", dir.display());
+        dir
+    })
+}
+
+/// What a finished command left: its status and both outputs.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert!(self.status.success(), "command failed ({}): {self:?}", self.status);
+        self
+    }
+    #[track_caller]
+    pub fn fails_with(self, needle: &str) -> Self {
+        assert_eq!(self.code(), 1, "expected exit 1: {self:?}");
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}: {self:?}");
+        self
+    }
+}
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// Run a command with stdout/stderr captured through files (never pipes: a
+/// detached container would keep a pipe open), killing it after TIMEOUT.
+pub fn run_cmd(cmd: &mut Command, scratch: &Path) -> Output {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    fs::create_dir_all(scratch).unwrap();
+    let out_path = scratch.join(format!(".out-{n}"));
+    let err_path = scratch.join(format!(".err-{n}"));
+    let out = fs::File::create(&out_path).unwrap();
+    let err = fs::File::create(&err_path).unwrap();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let read = |p: &Path| {
+        let mut s = String::new();
+        fs::File::open(p).unwrap().read_to_string(&mut s).unwrap();
+        let _ = fs::remove_file(p);
+        s
+    };
+    Output { status, stdout: read(&out_path), stderr: read(&err_path) }
+}
+
+/// `rt --root <state root> ARGS`, outside any container's context.
+pub fn rt(args: &[&str]) -> Output {
+    let mut cmd = Command::new(rt_bin());
+    cmd.arg("--root").arg(state_root()).args(args);
+    run_cmd(&mut cmd, &tmp_dir().join("scratch"))
+}
+
+/// A test container: a bundle of its own, a unique id, cleanup on drop.
+pub struct Container {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub config: Value,
+    /// Extra host processes to end on drop (by PID).
+    pub pids: Vec<i32>,
+}
+
+impl Container {
+    /// A bundle whose config runs `sh -c true` in new namespaces on the
+    /// shared read-only rootfs, in cgroup /rt-test/<id>.
+    pub fn new(name: &str) -> Self {
+        let rootfs = rootfs();
+        let id = format!("{name}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let bundle = tmp_dir().join("bundles").join(&id);
+        let _ = fs::remove_dir_all(&bundle);
+        fs::create_dir_all(&bundle).unwrap();
+        let out = run_cmd(Command::new(rt_bin()).args(["spec", "--bundle"]).arg(&bundle), &bundle).ok();
+        assert!(out.stdout.is_empty(), "{out:?}");
+        let mut config: Value =
+            serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
+        config["root"] = json!({"path": rootfs, "readonly": true});
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(["true"]);
+        config["linux"]["cgroupsPath"] = json!(format!("/{CGROUP_PREFIX}/{id}"));
+        Container { id, bundle, config, pids: Vec::new() }
+    }
+
+    /// Give this container a private writable copy of the rootfs.
+    pub fn own_rootfs(&mut self) -> PathBuf {
+        let dst = self.bundle.join("rootfs");
+        let st = Command::new("cp").arg("-a").arg(rootfs()).arg(&dst).status().unwrap();
+        assert!(st.success());
+        self.config["root"] = json!({"path": "rootfs", "readonly": false});
+        dst
+    }
+
+    pub fn args(&mut self, args: &[&str]) -> &mut Self {
+        self.config["process"]["args"] = json!(args);
+        self
+    }
+
+    /// `sh -c SCRIPT` as the process.
+    pub fn sh(&mut self, script: &str) -> &mut Self {
+        self.args(&["sh", "-c", script])
+    }
+
+    pub fn write_config(&self) {
+        fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap())
+            .unwrap();
+    }
+
+    /// `rt --root <state> ARGS` with scratch files in the bundle.
+    pub fn rt(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(rt_bin());
+        cmd.arg("--root").arg(state_root()).args(args);
+        run_cmd(&mut cmd, &self.bundle)
+    }
+
+    /// Foreground `rt run`: the container's output is the command's output.
+    pub fn run(&self) -> Output {
+        self.write_config();
+        self.rt(&["run", "--bundle", self.bundle.to_str().unwrap(), &self.id])
+    }
+
+    /// `rt create`; the container's stdout/stderr go to files read by `output`.
+    pub fn create(&self) -> Output {
+        self.create_with(&[])
+    }
+
+    pub fn create_with(&self, extra: &[&str]) -> Output {
+        self.write_config();
+        let mut cmd = Command::new(rt_bin());
+        cmd.arg("--root").arg(state_root()).arg("create");
+        cmd.arg("--bundle").arg(&self.bundle).args(extra).arg(&self.id);
+        run_cmd(&mut cmd, &self.bundle)
+    }
+
+    pub fn start(&self) -> Output {
+        self.rt(&["start", &self.id])
+    }
+
+    pub fn state(&self) -> Value {
+        let out = self.rt(&["state", &self.id]).ok();
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("state JSON: {e}: {out:?}"))
+    }
+
+    pub fn status(&self) -> String {
+        self.state()["status"].as_str().unwrap().to_string()
+    }
+
+    pub fn pid(&self) -> i32 {
+        let pid = self.state()["pid"].as_i64().unwrap() as i32;
+        assert!(pid > 0);
+        pid
+    }
+
+    /// Poll `state` until the status is `want`.
+    #[track_caller]
+    pub fn wait_status(&self, want: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let st = self.status();
+            if st == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{}: status {st}, waited for {want}", self.id);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Cgroup directory of this container in v1 controller `ctrl`.
+    pub fn cgroup_dir(&self, ctrl: &str) -> PathBuf {
+        Path::new("/sys/fs/cgroup").join(ctrl).join(CGROUP_PREFIX).join(&self.id)
+    }
+
+    pub fn delete(&self) -> Output {
+        self.rt(&["delete", &self.id])
+    }
+}
+
+/// The cgroup hierarchies of this host that hold our test prefix.
+fn hierarchy_roots() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            // Never touch the machine's own cgroup tree.
+            if name == "process_api" {
+                continue;
+            }
+            v.push(e.path());
+        }
+    }
+    v
+}
+
+/// Create /<hierarchy>/rt-test up front, so that no container's `delete`
+/// removes it (rt removes only the parents it created) while another test is
+/// creating its cgroup under it. scripts/test.sh removes it after the run.
+fn make_cgroup_prefix() {
+    for root in hierarchy_roots() {
+        if root.is_symlink() || !root.is_dir() {
+            continue;
+        }
+        let prefix = root.join(CGROUP_PREFIX);
+        if fs::create_dir(&prefix).is_ok() && root.ends_with("cpuset") {
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                let v = fs::read_to_string(root.join(f)).unwrap();
+                fs::write(prefix.join(f), v.trim()).unwrap();
+            }
+        }
+    }
+}
+
+fn remove_cgroup_tree(dir: &Path) {
+    if !dir.is_dir() {
+        return;
+    }
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    if let Ok(procs) = fs::read_to_string(dir.join("cgroup.procs")) {
+        for pid in procs.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+            kill_pid(pid);
+        }
+    }
+    for _ in 0..100 {
+        match fs::remove_dir(dir) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            _ => break,
+        }
+    }
+}
+
+pub fn kill_pid(pid: i32) {
+    if pid > 1 {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = self.rt(&["delete", "--force", &self.id]);
+        for &pid in &self.pids {
+            kill_pid(pid);
+        }
+        for root in hierarchy_roots() {
+            let prefix = root.join(CGROUP_PREFIX);
+            remove_cgroup_tree(&prefix.join(&self.id));
+        }
+        let _ = fs::remove_dir_all(state_root().join(&self.id));
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.bundle);
+        } else {
+            eprintln!("bundle of failed test kept at {}", self.bundle.display());
+        }
+    }
+}
+
+/// A process's field from /proc/<pid>/status, e.g. "CapEff".
+pub fn proc_status(pid: i32, field: &str) -> String {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+        .trim()
+        .to_string()
+}
+
+/// The inode of a namespace link of a process, e.g. ns(pid, "net").
+pub fn ns(pid: &str, kind: &str) -> String {
+    fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap().to_string_lossy().into_owned()
+}
+
+/// Write an executable shell script (for hooks, run by the host's /bin/sh).
+pub fn script(path: &Path, body: &str) {
+    fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}

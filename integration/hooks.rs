@@ -1,0 +1,3 @@
+//! Integration tests: hooks.
+
+mod common;

@@ -1,0 +1,3 @@
+//! Integration tests: rootfs.
+
+mod common;
