@@ -28,7 +28,10 @@ fn run_returns_zero_and_128_plus_signal() {
             if st.status.success() && st.stdout.contains("\"running\"") {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "never running: {st:?}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never running: {st:?}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         c.rt(&["kill", &c.id, "KILL"]).ok();
@@ -54,9 +57,17 @@ fn init_is_pid_1_and_sees_only_its_own_processes() {
     let mut lines = out.stdout.lines();
     assert_eq!(lines.next(), Some("self=1"), "{out:?}");
     // sh (1), ls, grep, sort, tr: nothing of the host's.
-    let pids: Vec<u32> = lines.next().unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
+    let pids: Vec<u32> = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
     assert_eq!(pids[0], 1);
-    assert!(pids.len() <= 6 && pids.iter().all(|&p| p < 10), "host processes visible: {pids:?}");
+    assert!(
+        pids.len() <= 6 && pids.iter().all(|&p| p < 10),
+        "host processes visible: {pids:?}"
+    );
 }
 
 #[test]
@@ -87,7 +98,10 @@ fn rootfs_is_slash_and_host_paths_are_invisible() {
     assert!(!out.stdout.contains("host-visible"), "{out:?}");
     // The root's listing is the busybox image's, not the host's.
     let ls: Vec<&str> = lines.collect();
-    assert!(ls.contains(&"bin") && !ls.contains(&"boot") && !ls.contains(&"work"), "{ls:?}");
+    assert!(
+        ls.contains(&"bin") && !ls.contains(&"boot") && !ls.contains(&"work"),
+        "{ls:?}"
+    );
     // The old root is gone: no mount still shows the host's / (the VM's root device).
     let host_root = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let host_root_src = host_root
@@ -123,7 +137,10 @@ fn readonly_root_rejects_writes() {
     let root = c.own_rootfs();
     c.sh("echo hi > /newfile");
     c.run().ok();
-    assert_eq!(std::fs::read_to_string(root.join("newfile")).unwrap(), "hi\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("newfile")).unwrap(),
+        "hi\n"
+    );
 }
 
 #[test]
@@ -157,7 +174,10 @@ fn process_attributes_are_what_the_config_says() {
     assert_eq!(field("Umask"), "0027");
     assert_eq!(field("NoNewPrivs"), "1");
     let limits = s.lines().find(|l| l.starts_with("Max open files")).unwrap();
-    assert_eq!(limits.split_whitespace().collect::<Vec<_>>()[3..5], ["321", "654"]);
+    assert_eq!(
+        limits.split_whitespace().collect::<Vec<_>>()[3..5],
+        ["321", "654"]
+    );
     assert!(s.contains("\n345\n/tmp\nFOO=bar baz\n"), "{s}");
 }
 
@@ -174,7 +194,8 @@ fn state_moves_created_running_stopped_with_the_right_pid() {
     let mut c = Container::new("state");
     c.sh("read x < /dev/null; sleep 0.3; exit 3");
     let pidfile = c.bundle.join("pid");
-    c.create_with(&["--pid-file", pidfile.to_str().unwrap()]).ok();
+    c.create_with(&["--pid-file", pidfile.to_str().unwrap()])
+        .ok();
     let st = c.state();
     assert_eq!(st["status"], "created");
     assert_eq!(st["id"], c.id.as_str());
@@ -184,10 +205,16 @@ fn state_moves_created_running_stopped_with_the_right_pid() {
     assert_eq!(st["rootfs"], rootfs().to_str().unwrap());
     assert_eq!(st["owner"], "");
     let pid = c.pid();
-    assert_eq!(std::fs::read_to_string(&pidfile).unwrap().trim(), pid.to_string());
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        pid.to_string()
+    );
     // The kernel agrees: the pid is a process parked in the container's
     // namespaces (not rt's), not yet running the user's program.
-    assert_ne!(ns(&pid.to_string(), "pid_for_children"), ns("self", "pid_for_children"));
+    assert_ne!(
+        ns(&pid.to_string(), "pid_for_children"),
+        ns("self", "pid_for_children")
+    );
     assert_ne!(ns(&pid.to_string(), "uts"), ns("self", "uts"));
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
     assert_ne!(comm.trim(), "sh");
@@ -219,8 +246,10 @@ fn signal_seen(sig: Option<&str>) -> String {
         serde_json::json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]}),
     );
     // PID 1 of a namespace only gets the signals it handles: the traps.
-    c.sh("for s in 1 10 12 15; do trap \"echo $s > /out/sig; exit 0\" $s; done; \
-          echo ready > /out/ready; while :; do sleep 0.05; done");
+    c.sh(
+        "for s in 1 10 12 15; do trap \"echo $s > /out/sig; exit 0\" $s; done; \
+          echo ready > /out/ready; while :; do sleep 0.05; done",
+    );
     c.create().ok();
     c.start().ok();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -233,8 +262,12 @@ fn signal_seen(sig: Option<&str>) -> String {
     c.rt(&args).ok();
     c.wait_status("stopped");
     // A stopped container cannot be signalled.
-    c.rt(&["kill", &c.id, "KILL"]).fails_with("container not running");
-    std::fs::read_to_string(out.join("sig")).unwrap().trim().to_string()
+    c.rt(&["kill", &c.id, "KILL"])
+        .fails_with("container not running");
+    std::fs::read_to_string(out.join("sig"))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -269,10 +302,19 @@ fn no_pivot_chroots_into_the_rootfs() {
     c.sh("ls /; grep -c . /proc/self/mountinfo");
     c.write_config();
     let out = c
-        .rt(&["run", "--no-pivot", "--bundle", c.bundle.to_str().unwrap(), &c.id])
+        .rt(&[
+            "run",
+            "--no-pivot",
+            "--bundle",
+            c.bundle.to_str().unwrap(),
+            &c.id,
+        ])
         .ok();
     assert!(out.stdout.lines().any(|l| l == "bin"), "{out:?}");
-    assert!(!out.stdout.lines().any(|l| l == "work" || l == "boot"), "{out:?}");
+    assert!(
+        !out.stdout.lines().any(|l| l == "work" || l == "boot"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -286,7 +328,10 @@ fn user_namespace_with_maps() {
         .status()
         .unwrap();
     assert!(st.success());
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
     c.config["linux"]["uidMappings"] =
         serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     c.config["linux"]["gidMappings"] =
@@ -295,7 +340,11 @@ fn user_namespace_with_maps() {
     c.sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; echo x > /tmp/f && stat -c %u /tmp/f");
     let out = c.run().ok();
     let words: Vec<&str> = out.stdout.split_whitespace().collect();
-    assert_eq!(words, ["0", "100000", "65536", "0", "100000", "65536", "0", "0"], "{out:?}");
+    assert_eq!(
+        words,
+        ["0", "100000", "65536", "0", "100000", "65536", "0", "0"],
+        "{out:?}"
+    );
     // The file written as container root is owned by host uid 100000.
     let meta = std::fs::metadata(root.join("tmp/f")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 100000);
@@ -307,7 +356,10 @@ struct NetNs(String);
 impl NetNs {
     fn new(name: &str) -> Self {
         let name = format!("{name}-{}", std::process::id());
-        let st = std::process::Command::new("ip").args(["netns", "add", &name]).status().unwrap();
+        let st = std::process::Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
         assert!(st.success(), "ip netns add {name}");
         NetNs(name)
     }
@@ -318,7 +370,9 @@ impl NetNs {
 
 impl Drop for NetNs {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("ip").args(["netns", "delete", &self.0]).status();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .status();
     }
 }
 
@@ -326,7 +380,9 @@ impl Drop for NetNs {
 fn joins_a_network_namespace_by_path() {
     let netns = NetNs::new("rt-it");
     let want = std::fs::read_link(netns.path()).ok();
-    let ino = std::fs::metadata(netns.path()).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
+    let ino = std::fs::metadata(netns.path())
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .unwrap();
     let _ = want;
     let mut c = Container::new("netns");
     for ns in c.config["linux"]["namespaces"].as_array_mut().unwrap() {
@@ -353,8 +409,13 @@ fn delete_and_kill_follow_runc() {
     assert!(!c.cgroup_dir("memory").exists());
     // The init is gone (reaped or a zombie of nobody we know: its pid is freed).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|s| s.starts_with("sleep")) {
-        assert!(std::time::Instant::now() < deadline, "init {pid} survived delete --force");
+    while std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|s| s.starts_with("sleep"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "init {pid} survived delete --force"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     c.rt(&["delete", "--force", &c.id]).ok();
@@ -372,9 +433,14 @@ fn a_created_container_can_be_deleted() {
     assert!(!state_root().join(&c.id).exists());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z")
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z")
     {
-        assert!(std::time::Instant::now() < deadline, "parked init {pid} survived delete");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "parked init {pid} survived delete"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
@@ -397,34 +463,49 @@ fn list_shows_containers() {
     let c = Container::new("list");
     c.create().ok();
     let out = rt(&["list"]).ok();
-    let line = out.stdout.lines().find(|l| l.starts_with(&c.id)).unwrap_or_else(|| panic!("{out:?}"));
-    assert!(line.contains("created") && line.contains(c.bundle.to_str().unwrap()), "{line}");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&c.id))
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert!(
+        line.contains("created") && line.contains(c.bundle.to_str().unwrap()),
+        "{line}"
+    );
     assert!(out.stdout.starts_with("ID"), "{out:?}");
     let q = rt(&["list", "-q"]).ok();
     assert!(q.stdout.lines().any(|l| l == c.id));
     let js = rt(&["list", "--format", "json"]).ok();
     let v: serde_json::Value = serde_json::from_str(&js.stdout).unwrap();
-    let me = v.as_array().unwrap().iter().find(|e| e["id"] == c.id.as_str()).unwrap();
+    let me = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == c.id.as_str())
+        .unwrap();
     assert_eq!(me["status"], "created");
     assert_eq!(me["pid"].as_i64().unwrap() as i32, c.pid());
 }
 
 #[test]
 fn spec_writes_a_config_and_refuses_to_overwrite() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("spec-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("spec-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut cmd = std::process::Command::new(rt_bin());
     cmd.args(["spec", "--bundle"]).arg(&dir);
     run_cmd(&mut cmd, &dir).ok();
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(v["root"]["path"], "rootfs");
     assert_eq!(v["process"]["args"][0], "sh");
     let mut cmd = std::process::Command::new(rt_bin());
     cmd.args(["spec", "--bundle"]).arg(&dir);
     run_cmd(&mut cmd, &dir).fails_with("exists");
     let mut cmd = std::process::Command::new(rt_bin());
-    cmd.args(["spec", "--rootless", "--bundle"]).arg(dir.join("sub"));
+    cmd.args(["spec", "--rootless", "--bundle"])
+        .arg(dir.join("sub"));
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     run_cmd(&mut cmd, &dir).ok();
     let v: serde_json::Value =
@@ -440,15 +521,26 @@ fn version_and_unimplemented_commands() {
     assert!(lines[0].starts_with("rt version "), "{out:?}");
     assert!(lines[1].starts_with("commit: "));
     assert_eq!(lines[2], "spec: 1.3.0");
-    for cmd in ["pause", "resume", "ps", "events", "checkpoint", "restore", "update"] {
+    for cmd in [
+        "pause",
+        "resume",
+        "ps",
+        "events",
+        "checkpoint",
+        "restore",
+        "update",
+    ] {
         rt(&[cmd, "x"]).fails_with("not implemented");
     }
     let c = Container::new("flags");
     c.write_config();
     let b = c.bundle.to_str().unwrap();
-    c.rt(&["--systemd-cgroup", "create", "--bundle", b, &c.id]).fails_with("not implemented");
-    c.rt(&["run", "--keep", "--bundle", b, &c.id]).fails_with("not implemented");
-    c.rt(&["--rootless=true", "create", "--bundle", b, &c.id]).fails_with("not implemented");
+    c.rt(&["--systemd-cgroup", "create", "--bundle", b, &c.id])
+        .fails_with("not implemented");
+    c.rt(&["run", "--keep", "--bundle", b, &c.id])
+        .fails_with("not implemented");
+    c.rt(&["--rootless=true", "create", "--bundle", b, &c.id])
+        .fails_with("not implemented");
     assert!(!state_root().join(&c.id).exists());
 }
 
@@ -456,12 +548,21 @@ fn version_and_unimplemented_commands() {
 fn errors_reach_the_json_log() {
     let c = Container::new("log");
     let log = c.bundle.join("log.json");
-    let out = c.rt(&["--log", log.to_str().unwrap(), "--log-format=json", "state", "nope"]);
+    let out = c.rt(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format=json",
+        "state",
+        "nope",
+    ]);
     assert_eq!(out.code(), 1);
     let text = std::fs::read_to_string(&log).unwrap();
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "error");
-    assert!(last["msg"].as_str().unwrap().contains("does not exist"), "{text}");
+    assert!(
+        last["msg"].as_str().unwrap().contains("does not exist"),
+        "{text}"
+    );
     assert!(last["time"].is_string());
 }
 
@@ -482,11 +583,13 @@ fn bad_bundles_fail_cleanly() {
     let c = Container::new("noconfig");
     std::fs::remove_file(c.bundle.join("config.json")).unwrap();
     let b = c.bundle.to_str().unwrap();
-    c.rt(&["create", "--bundle", b, &c.id]).fails_with("config.json");
+    c.rt(&["create", "--bundle", b, &c.id])
+        .fails_with("config.json");
     assert_nothing_left(&c);
     // Invalid JSON.
     std::fs::write(c.bundle.join("config.json"), "{ not json").unwrap();
-    c.rt(&["create", "--bundle", b, &c.id]).fails_with("config.json");
+    c.rt(&["create", "--bundle", b, &c.id])
+        .fails_with("config.json");
     assert_nothing_left(&c);
     // Missing rootfs.
     let mut c = Container::new("norootfs");
@@ -496,7 +599,8 @@ fn bad_bundles_fail_cleanly() {
     // Executable not found: the init's error reaches the caller.
     let mut c = Container::new("noexe");
     c.args(&["nosuch"]);
-    c.create().fails_with("exec: \"nosuch\": executable file not found in $PATH");
+    c.create()
+        .fails_with("exec: \"nosuch\": executable file not found in $PATH");
     assert_nothing_left(&c);
     c.run().fails_with("executable file not found");
     assert_nothing_left(&c);
@@ -516,7 +620,11 @@ fn relative_cgroups_path_is_under_the_hierarchy_root() {
     let pid = c.pid();
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let mem = cg.lines().find(|l| l.contains(":memory:")).unwrap();
-    assert_eq!(mem.rsplit(':').next().unwrap(), format!("/{CGROUP_PREFIX}/{}", c.id), "{cg}");
+    assert_eq!(
+        mem.rsplit(':').next().unwrap(),
+        format!("/{CGROUP_PREFIX}/{}", c.id),
+        "{cg}"
+    );
     c.rt(&["delete", "--force", &c.id]).ok();
     assert!(!c.cgroup_dir("memory").exists());
 }
@@ -528,14 +636,13 @@ fn preserved_fds_reach_the_process_and_no_others() {
     c.sh("for fd in 3 4 5; do [ -e /proc/$$/fd/$fd ] && echo $fd; done; true");
     c.write_config();
     let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!(
-            "exec 3</dev/null 4</dev/null; exec {} --root {} run --preserve-fds 1 --bundle {} {}",
-            rt_bin(),
-            state_root().display(),
-            c.bundle.display(),
-            c.id
-        ));
+    cmd.arg("-c").arg(format!(
+        "exec 3</dev/null 4</dev/null; exec {} --root {} run --preserve-fds 1 --bundle {} {}",
+        rt_bin(),
+        state_root().display(),
+        c.bundle.display(),
+        c.id
+    ));
     let out = run_cmd(&mut cmd, &c.bundle).ok();
     assert_eq!(out.stdout, "3\n", "{out:?}");
     // Without --preserve-fds, the caller's extra fds (containerd's shim passes

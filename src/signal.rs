@@ -71,6 +71,23 @@ pub fn parse(s: &str) -> Result<i32> {
     bail!("unknown signal {s:?}")
 }
 
+/// The runtime ignores SIGPIPE; ignored signals survive exec, so restore every default.
+pub fn reset_all() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // Safety: resetting dispositions in a single-threaded process.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    let empty = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&empty),
+        None,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse;

@@ -42,7 +42,10 @@ pub fn rootfs() -> &'static Path {
         make_cgroup_prefix();
         let dir = tmp_dir().join("rootfs");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mkrootfs.sh");
-        let st = Command::new(script).arg(&dir).status().expect("run mkrootfs.sh");
+        let st = Command::new(script)
+            .arg(&dir)
+            .status()
+            .expect("run mkrootfs.sh");
         assert!(st.success(), "scripts/mkrootfs.sh {} failed", dir.display());
         dir
     })
@@ -62,13 +65,20 @@ impl Output {
     }
     #[track_caller]
     pub fn ok(self) -> Self {
-        assert!(self.status.success(), "command failed ({}): {self:?}", self.status);
+        assert!(
+            self.status.success(),
+            "command failed ({}): {self:?}",
+            self.status
+        );
         self
     }
     #[track_caller]
     pub fn fails_with(self, needle: &str) -> Self {
         assert_eq!(self.code(), 1, "expected exit 1: {self:?}");
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}: {self:?}");
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}: {self:?}"
+        );
         self
     }
 }
@@ -108,7 +118,11 @@ pub fn run_cmd(cmd: &mut Command, scratch: &Path) -> Output {
         let _ = fs::remove_file(p);
         s
     };
-    Output { status, stdout: read(&out_path), stderr: read(&err_path) }
+    Output {
+        status,
+        stdout: read(&out_path),
+        stderr: read(&err_path),
+    }
 }
 
 /// `rt --root <state root> ARGS`, outside any container's context.
@@ -132,11 +146,21 @@ impl Container {
     /// shared read-only rootfs, in cgroup /rt-test/<id>.
     pub fn new(name: &str) -> Self {
         let rootfs = rootfs();
-        let id = format!("{name}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+        let id = format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
         let bundle = tmp_dir().join("bundles").join(&id);
         let _ = fs::remove_dir_all(&bundle);
         fs::create_dir_all(&bundle).unwrap();
-        let out = run_cmd(Command::new(rt_bin()).args(["spec", "--bundle"]).arg(&bundle), &bundle).ok();
+        let out = run_cmd(
+            Command::new(rt_bin())
+                .args(["spec", "--bundle"])
+                .arg(&bundle),
+            &bundle,
+        )
+        .ok();
         assert!(out.stdout.is_empty(), "{out:?}");
         let mut config: Value =
             serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
@@ -144,13 +168,23 @@ impl Container {
         config["process"]["terminal"] = json!(false);
         config["process"]["args"] = json!(["true"]);
         config["linux"]["cgroupsPath"] = json!(format!("/{CGROUP_PREFIX}/{id}"));
-        Container { id, bundle, config, pids: Vec::new() }
+        Container {
+            id,
+            bundle,
+            config,
+            pids: Vec::new(),
+        }
     }
 
     /// Give this container a private writable copy of the rootfs.
     pub fn own_rootfs(&mut self) -> PathBuf {
         let dst = self.bundle.join("rootfs");
-        let st = Command::new("cp").arg("-a").arg(rootfs()).arg(&dst).status().unwrap();
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(rootfs())
+            .arg(&dst)
+            .status()
+            .unwrap();
         assert!(st.success());
         self.config["root"] = json!({"path": "rootfs", "readonly": false});
         dst
@@ -167,8 +201,11 @@ impl Container {
     }
 
     pub fn write_config(&self) {
-        fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap())
-            .unwrap();
+        fs::write(
+            self.bundle.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
 
     /// `rt --root <state> ARGS` with scratch files in the bundle.
@@ -193,7 +230,10 @@ impl Container {
         self.write_config();
         let mut cmd = Command::new(rt_bin());
         cmd.arg("--root").arg(state_root()).arg("create");
-        cmd.arg("--bundle").arg(&self.bundle).args(extra).arg(&self.id);
+        cmd.arg("--bundle")
+            .arg(&self.bundle)
+            .args(extra)
+            .arg(&self.id);
         run_cmd(&mut cmd, &self.bundle)
     }
 
@@ -225,14 +265,21 @@ impl Container {
             if st == want {
                 return;
             }
-            assert!(Instant::now() < deadline, "{}: status {st}, waited for {want}", self.id);
+            assert!(
+                Instant::now() < deadline,
+                "{}: status {st}, waited for {want}",
+                self.id
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
 
     /// Cgroup directory of this container in v1 controller `ctrl`.
     pub fn cgroup_dir(&self, ctrl: &str) -> PathBuf {
-        Path::new("/sys/fs/cgroup").join(ctrl).join(CGROUP_PREFIX).join(&self.id)
+        Path::new("/sys/fs/cgroup")
+            .join(ctrl)
+            .join(CGROUP_PREFIX)
+            .join(&self.id)
     }
 
     pub fn delete(&self) -> Output {
@@ -286,7 +333,10 @@ fn remove_cgroup_tree(dir: &Path) {
         }
     }
     if let Ok(procs) = fs::read_to_string(dir.join("cgroup.procs")) {
-        for pid in procs.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        for pid in procs
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
             kill_pid(pid);
         }
     }
@@ -337,7 +387,10 @@ pub fn proc_status(pid: i32, field: &str) -> String {
 
 /// The inode of a namespace link of a process, e.g. ns(pid, "net").
 pub fn ns(pid: &str, kind: &str) -> String {
-    fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap().to_string_lossy().into_owned()
+    fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Write an executable shell script (for hooks, run by the host's /bin/sh).

@@ -2,6 +2,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -60,6 +61,7 @@ pub enum Command {
     State(state::Args),
     Kill(kill::Args),
     Delete(delete::Args),
+    Exec(Box<exec::Args>),
     Run(run::Args),
     List(list::Args),
     Spec(spec::Args),
@@ -75,6 +77,7 @@ impl Command {
             Command::State(_) => "state",
             Command::Kill(_) => "kill",
             Command::Delete(_) => "delete",
+            Command::Exec(_) => "exec",
             Command::Run(_) => "run",
             Command::List(_) => "list",
             Command::Spec(_) => "spec",
@@ -129,6 +132,7 @@ pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
             Command::State(a) => state::run(&ctx, a),
             Command::Kill(a) => kill::run(&ctx, a),
             Command::Delete(a) => delete::run(&ctx, a),
+            Command::Exec(a) => exec::run(&ctx, *a),
             Command::Run(a) => run::run(&ctx, a),
             Command::List(a) => list::run(&ctx, a),
             Command::Spec(a) => spec::run(a),

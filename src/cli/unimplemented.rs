@@ -4,8 +4,6 @@ use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run a new process inside a container (not implemented)
-    Exec(Rest),
     /// Pause all processes of a container (not implemented)
     Pause(Rest),
     /// Resume a paused container (not implemented)
@@ -33,7 +31,6 @@ pub struct Rest {
 impl Command {
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Exec(_) => "exec",
             Command::Pause(_) => "pause",
             Command::Resume(_) => "resume",
             Command::Ps(_) => "ps",

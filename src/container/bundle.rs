@@ -138,25 +138,7 @@ fn validate(spec: &Spec) -> Result<()> {
         .process()
         .as_ref()
         .context("process: required to create a container")?;
-    match process.args() {
-        Some(a) if !a.is_empty() && !a[0].is_empty() => {}
-        _ => bail!("process.args: must name an executable"),
-    }
-    crate::lsm::check(
-        process.apparmor_profile().as_deref(),
-        process.selinux_label().as_deref(),
-    )?;
-    if !process.cwd().is_absolute() {
-        bail!(
-            "process.cwd {:?}: must be an absolute path",
-            process.cwd().display().to_string()
-        );
-    }
-    if let Some(env) = process.env() {
-        if let Some(bad) = env.iter().find(|e| !e.contains('=')) {
-            bail!("process.env: {bad:?} is not of the form KEY=value");
-        }
-    }
+    validate_process(process)?;
     for m in spec.mounts().iter().flatten() {
         if !m.destination().is_absolute() {
             bail!(
@@ -185,6 +167,30 @@ fn validate(spec: &Spec) -> Result<()> {
                     p.display().to_string()
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// The checks a process gets before it runs, from config.json or `exec`.
+pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<()> {
+    match process.args() {
+        Some(a) if !a.is_empty() && !a[0].is_empty() => {}
+        _ => bail!("process.args: must name an executable"),
+    }
+    crate::lsm::check(
+        process.apparmor_profile().as_deref(),
+        process.selinux_label().as_deref(),
+    )?;
+    if !process.cwd().is_absolute() {
+        bail!(
+            "process.cwd {:?}: must be an absolute path",
+            process.cwd().display().to_string()
+        );
+    }
+    if let Some(env) = process.env() {
+        if let Some(bad) = env.iter().find(|e| !e.contains('=')) {
+            bail!("process.env: {bad:?} is not of the form KEY=value");
         }
     }
     Ok(())

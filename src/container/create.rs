@@ -90,6 +90,7 @@ pub(super) fn create_parked(
             created: crate::timestamp::now_rfc3339_nanos(),
             annotations: b.spec.annotations().clone().unwrap_or_else(HashMap::new),
             hooks: b.spec.hooks().clone(),
+            config: Some(Box::new(b.spec.clone())),
             init_start_time: 0,
             own_pid_ns: b
                 .spec

@@ -3,6 +3,8 @@
 pub mod bundle;
 mod create;
 mod delete;
+mod exec;
+mod foreground;
 pub mod id;
 mod kill;
 mod list;
@@ -13,6 +15,7 @@ pub mod status;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use exec::{config as exec_config, exec, ExecOptions};
 pub use kill::kill;
 pub use list::list;
 pub use run::run;

@@ -31,6 +31,10 @@ pub struct State {
     /// The hooks of config.json as it was at create: later edits must not change the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// config.json as it was at create: `exec` takes the container's namespaces, process
+    /// defaults and seccomp profile from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Box<oci_spec::runtime::Spec>>,
     /// Start time of the init (field 22 of /proc/<pid>/stat), so a reused PID is never mistaken
     /// for our init.
     #[serde(rename = "initStartTime")]

@@ -3,12 +3,12 @@
 //! seccomp, fds closed, then park on the exec fifo and exec.
 
 use super::channel::{Channel, FromInit, ToInit};
-use super::{fds, lookpath, rlimits, sched, user, Console, InitOptions};
+use super::prepare::{self, cstring, Exec};
+use super::{user, Console, InitOptions};
 use crate::namespaces::Plan;
-use crate::{capabilities, rootfs, seccomp, tty};
+use crate::{rootfs, tty};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
-use std::ffi::CString;
 use std::os::fd::OwnedFd;
 
 /// Never returns: execs the user's process or exits.
@@ -30,30 +30,6 @@ pub fn run(opts: &InitOptions, plan: &Plan, chan: Channel, mount_userns: &[Optio
             unsafe { libc::_exit(1) }
         }
     }
-}
-
-/// The final step, prepared before the fifo wait so that a missing binary fails `create`.
-struct Exec {
-    path: CString,
-    argv: Vec<CString>,
-    envp: Vec<CString>,
-    seccomp: Option<seccomp::Filter>,
-}
-
-impl Exec {
-    fn exec(&self) -> std::io::Error {
-        if let Some(f) = &self.seccomp {
-            if let Err(e) = f.load() {
-                return std::io::Error::other(format!("load seccomp filter: {e:#}"));
-            }
-        }
-        let err = nix::unistd::execve(&self.path, &self.argv, &self.envp).unwrap_err();
-        std::io::Error::from_raw_os_error(err as i32)
-    }
-}
-
-fn cstring(s: &str, what: &str) -> Result<CString> {
-    CString::new(s).with_context(|| format!("{what} {s:?} contains a NUL byte"))
 }
 
 fn setup(
@@ -169,89 +145,15 @@ fn setup(
         }
     }
 
-    rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
-    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
-        sched::set_personality(p)?;
-    }
-    if let Some(s) = process.scheduler() {
-        sched::set_scheduler(s)?;
-    }
-    if let Some(p) = process.io_priority() {
-        sched::set_io_priority(p)?;
-    }
-    crate::lsm::apply(
-        process.apparmor_profile().as_deref(),
-        process.selinux_label().as_deref(),
-    )?;
     if !opts.no_new_keyring {
         join_session_keyring(opts.id)?;
     }
-
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
-    let mut env = env;
-    let args = process.args().as_ref().context("process.args missing")?;
-    let path = lookpath::find(&args[0], &env)?;
-
-    let no_new_privs = process.no_new_privileges().unwrap_or(false);
-    let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(seccomp::Filter::compile(s)?),
-        None => None,
-    };
-    // Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held.
-    let mut late_filter = None;
-    if let Some(f) = filter {
-        if no_new_privs {
-            late_filter = Some(f);
-        } else {
-            f.load()?;
-        }
-    }
-
-    capabilities::drop_bounding(process.capabilities().as_ref())?;
-    user::switch(process.user())?;
-    capabilities::apply(process.capabilities().as_ref())?;
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", user::home_dir(process.user().uid())));
-    }
-
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd).with_context(|| {
-        format!(
-            "chdir to cwd {:?} set in config.json",
-            cwd.display().to_string()
-        )
+    let exec = prepare::prepare(&prepare::Options {
+        process,
+        linux: spec.linux().as_ref(),
+        preserve_fds: opts.preserve_fds,
+        keep_fds: &[chan.raw_fd(), std::os::fd::AsRawFd::as_raw_fd(opts.fifo)],
     })?;
-    // CVE-2024-21626: a cwd reached through a leaked fd would lie outside the container.
-    match nix::unistd::getcwd() {
-        Ok(p) if p.is_absolute() => {}
-        _ => bail!(
-            "cwd {:?} is outside the container",
-            cwd.display().to_string()
-        ),
-    }
-    if no_new_privs {
-        // Safety: plain prctl.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("set no_new_privs");
-        }
-    }
-    fds::close_all_but(
-        opts.preserve_fds,
-        &[chan.raw_fd(), std::os::fd::AsRawFd::as_raw_fd(opts.fifo)],
-    )?;
-
-    let exec = Exec {
-        path: cstring(&path, "executable")?,
-        argv: args
-            .iter()
-            .map(|a| cstring(a, "process.args"))
-            .collect::<Result<_>>()?,
-        envp: env
-            .iter()
-            .map(|e| cstring(e, "process.env"))
-            .collect::<Result<_>>()?,
-        seccomp: late_filter,
-    };
 
     chan.send(&FromInit::Ready, None)?;
     // Safety: plain prctl. From here on the init outlives `create`.
@@ -262,7 +164,7 @@ fn setup(
     if let Some(list) = hooks.and_then(|h| h.start_container().as_deref()) {
         crate::hooks::run_all("startContainer", list, &hook_state("created"))?;
     }
-    reset_signals();
+    crate::signal::reset_all();
     Ok(exec)
 }
 
@@ -290,21 +192,4 @@ fn join_session_keyring(id: &str) -> Result<()> {
         return Err(e).context("join a new session keyring");
     }
     Ok(())
-}
-
-/// The runtime ignores SIGPIPE; ignored signals survive exec, so restore every default.
-fn reset_signals() {
-    for sig in 1..libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // Safety: resetting dispositions in a single-threaded process.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
-    }
-    let empty = nix::sys::signal::SigSet::empty();
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&empty),
-        None,
-    );
 }

@@ -3,11 +3,13 @@
 
 pub mod channel;
 mod clone;
+pub mod exec;
 mod fds;
 pub mod fifo;
 mod idmap;
 mod init;
 mod lookpath;
+mod prepare;
 mod rlimits;
 mod sched;
 mod user;

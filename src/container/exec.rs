@@ -1,0 +1,204 @@
+//! `exec`: run another process in a running (or created) container: it joins the init's
+//! namespaces, root and cgroups and gets the process's own credentials, capabilities, seccomp
+//! profile and label, as the init did.
+
+use super::foreground::{forward_signals, wait_exit};
+use super::status::{proc_stat, Status};
+use super::{load, open_existing, write_pid_file, Context};
+use crate::errno::SysContext;
+use crate::process::channel::FromInit;
+use crate::process::exec::ExecOptions as ProcessOptions;
+use crate::process::Console;
+use anyhow::{bail, Result};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{Process, Spec};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub struct ExecOptions {
+    pub process: Process,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub pidfd_socket: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub ignore_paused: bool,
+    /// `--cgroup [CONTROLLER:]PATH`: sub-cgroups (of the container's) to run the process in.
+    pub sub_cgroups: Vec<String>,
+}
+
+/// The container's config (saved at create), for the caller to build the process from.
+pub fn config(ctx: &Context, id: &str) -> Result<Spec> {
+    let locked = open_existing(ctx, id)?;
+    let (state, _) = load(&locked, id)?;
+    match state.config {
+        Some(c) => Ok(*c),
+        None => super::bundle::load(&state.bundle).map(|b| b.spec),
+    }
+}
+
+pub fn exec(ctx: &Context, id: &str, o: &ExecOptions) -> Result<i32> {
+    let locked = open_existing(ctx, id)?;
+    let (state, status) = load(&locked, id)?;
+    match status {
+        Status::Stopped => bail!("cannot exec in a stopped container"),
+        Status::Paused if !o.ignore_paused => {
+            bail!("cannot exec in a paused container (use --ignore-paused to override)")
+        }
+        Status::Creating => bail!("cannot exec in a container that is still being created"),
+        _ => {}
+    }
+    let spec = match &state.config {
+        Some(c) => (**c).clone(),
+        None => super::bundle::load(&state.bundle)?.spec,
+    };
+    // The pidfd pins the init: with the start time checked, it is our init and stays so.
+    let pidfd = super::kill::pidfd_open(state.pid);
+    let Some(pidfd) =
+        pidfd.filter(|_| proc_stat(state.pid).map(|(_, s)| s) == Some(state.init_start_time))
+    else {
+        bail!("cannot exec in a stopped container");
+    };
+    drop(locked);
+
+    let terminal = o.process.terminal().unwrap_or(false);
+    let console = match (&o.console_socket, terminal) {
+        (Some(path), true) => Console::Socket(connect(path, "console")?),
+        (Some(_), false) => {
+            bail!("--console-socket was given but the process has no terminal (--tty)")
+        }
+        (None, true) if !o.detach => Console::Parent,
+        (None, true) => {
+            bail!("cannot allocate tty if rt will detach without setting console socket")
+        }
+        (None, false) => Console::None,
+    };
+    let pidfd_socket = match &o.pidfd_socket {
+        Some(path) => Some(connect(path, "pidfd")?),
+        None => None,
+    };
+    if o.preserve_fds < 0 {
+        bail!("--preserve-fds {}: must not be negative", o.preserve_fds);
+    }
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .fold(CloneFlags::empty(), |acc, n| {
+            acc | crate::namespaces::flag(n.typ())
+        });
+    let cgroups = cgroup_dirs(&state.cgroup_paths, &o.sub_cgroups)?;
+    crate::logging::debug(&format!(
+        "exec {id}: {:?} in namespaces {namespaces:?}, cgroups {cgroups:?}",
+        o.process.args()
+    ));
+    let spawned = crate::process::exec::spawn(&ProcessOptions {
+        init_pidfd: &pidfd,
+        init_pid: state.pid,
+        namespaces,
+        process: &o.process,
+        linux: spec.linux().as_ref(),
+        cgroups: &cgroups,
+        console,
+        preserve_fds: o.preserve_fds,
+    })?;
+    let pid = spawned.pid;
+    // The channel closes when the exec succeeds; an exec error arrives on it instead.
+    if let Some((FromInit::Error(msg), _)) = spawned.channel.recv::<FromInit>()? {
+        let _ = wait_exit(pid);
+        bail!("{msg}");
+    }
+    if let Some(path) = &o.pid_file {
+        write_pid_file(path, pid)?;
+    }
+    if let Some(sock) = &pidfd_socket {
+        send_pidfd(sock, pid)?;
+    }
+    if o.detach {
+        return Ok(0);
+    }
+    forward_signals(pid);
+    let proxy = spawned
+        .console_master
+        .map(|m| std::thread::spawn(move || crate::tty::proxy(m)));
+    let code = wait_exit(pid)?;
+    if let Some(p) = proxy {
+        let _ = p.join();
+    }
+    Ok(code)
+}
+
+/// The container's cgroups, or the sub-cgroups `--cgroup` names under them.
+fn cgroup_dirs(paths: &[PathBuf], subs: &[String]) -> Result<Vec<PathBuf>> {
+    if subs.is_empty() {
+        return Ok(paths.to_vec());
+    }
+    let hierarchies = crate::cgroups::hierarchies()?;
+    let mut dirs = paths.to_vec();
+    for s in subs {
+        let (ctrl, sub) = match s.split_once(':') {
+            Some((c, p)) => (Some(c), p),
+            None => (None, s.as_str()),
+        };
+        let rel = Path::new(sub.trim_start_matches('/'));
+        if rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            bail!("--cgroup {s:?}: the sub-cgroup must be a relative path without \"..\"");
+        }
+        let mut matched = false;
+        for (dir, base) in dirs.iter_mut().zip(paths) {
+            let controllers = hierarchies
+                .iter()
+                .find(|h| base.starts_with(&h.mount))
+                .map(|h| h.controllers.as_slice())
+                .unwrap_or(&[]);
+            let hit = match ctrl {
+                None => true,
+                Some(c) => controllers.iter().any(|n| c.split(',').any(|w| w == n)),
+            };
+            if hit {
+                let sub_dir = base.join(rel);
+                if !sub_dir.is_dir() {
+                    bail!("--cgroup {s:?}: {} does not exist", sub_dir.display());
+                }
+                *dir = sub_dir;
+                matched = true;
+            }
+        }
+        if !matched {
+            bail!(
+                "--cgroup {s:?}: the container has no cgroup for controller {:?}",
+                ctrl.unwrap_or("")
+            );
+        }
+    }
+    Ok(dirs)
+}
+
+fn connect(path: &Path, what: &str) -> Result<OwnedFd> {
+    let s = std::os::unix::net::UnixStream::connect(path)
+        .sys(|| format!("connect to {what} socket {}", path.display()))?;
+    Ok(s.into())
+}
+
+/// `--pidfd-socket`: a pidfd of the new process, sent as runc sends it (SCM_RIGHTS).
+fn send_pidfd(sock: &OwnedFd, pid: i32) -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let Some(fd) = super::kill::pidfd_open(pid) else {
+        bail!("pidfd_open {pid}: the process is gone");
+    };
+    let fds = [fd.as_raw_fd()];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[std::io::IoSlice::new(b"pidfd")],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .sys(|| "send the pidfd to the pidfd socket")?;
+    Ok(())
+}

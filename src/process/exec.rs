@@ -1,0 +1,161 @@
+//! `rt exec`'s process: a child of the runtime that joins the init's namespaces (through a pidfd,
+//! so that the kernel orders user and other namespaces itself), its root and cgroups, then goes
+//! through the same final steps as the init (`prepare`) and execs.
+//!
+//! PID and time namespaces only apply to children: the runtime joins them for the clone and
+//! returns to its own, so the child is born inside them.
+
+use super::channel::{self, Channel, FromInit, ToInit};
+use super::prepare::{self, Exec};
+use super::{clone, kill_and_reap, Console, Spawned};
+use crate::errno::SysContext;
+use crate::namespaces::CLONE_NEWTIME;
+use anyhow::{bail, Context, Result};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{Linux, Process};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+pub struct ExecOptions<'a> {
+    /// A pidfd of the container's init: pins it while we join its namespaces.
+    pub init_pidfd: &'a OwnedFd,
+    pub init_pid: i32,
+    /// The namespaces the container has (created or joined): the exec joins the init's.
+    pub namespaces: CloneFlags,
+    pub process: &'a Process,
+    pub linux: Option<&'a Linux>,
+    /// Cgroup directories to join (`cgroup.procs` is written in each).
+    pub cgroups: &'a [PathBuf],
+    pub console: Console,
+    pub preserve_fds: i32,
+}
+
+fn setns(fd: &OwnedFd, flags: CloneFlags, what: &str) -> Result<()> {
+    nix::sched::setns(fd.as_fd(), flags).sys(|| format!("join the container's {what}"))
+}
+
+/// Start the process; returns once it is ready to exec (its exec error, if any, follows on the
+/// channel; the channel closes when the exec succeeds).
+pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
+    let root = nix::fcntl::open(
+        format!("/proc/{}/root", o.init_pid).as_str(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .sys(|| format!("open the root of the container's init (pid {})", o.init_pid))?;
+    let (parent_end, child_end) = channel::pair()?;
+
+    let time = CloneFlags::from_bits_retain(CLONE_NEWTIME);
+    let for_children = o.namespaces & (CloneFlags::CLONE_NEWPID | time);
+    let mut restore = Vec::new();
+    for (f, own) in [
+        (CloneFlags::CLONE_NEWPID, "/proc/self/ns/pid_for_children"),
+        (time, "/proc/self/ns/time_for_children"),
+    ] {
+        if for_children.contains(f) {
+            restore.push((f, std::fs::File::open(own).sys(|| format!("open {own}"))?));
+        }
+    }
+    if !for_children.is_empty() {
+        setns(o.init_pidfd, for_children, "pid and time namespaces")?;
+    }
+    let forked = clone::clone(0, None);
+    if let Ok(clone::Forked::Child) = forked {
+        drop(parent_end);
+        drop(restore);
+        child(o, &root, child_end)
+    }
+    for (f, file) in &restore {
+        nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;
+    }
+    let clone::Forked::Parent(pid) = forked? else {
+        unreachable!("the child never returns")
+    };
+    drop(child_end);
+    let result = (|| -> Result<Spawned> {
+        for dir in o.cgroups {
+            let procs = dir.join("cgroup.procs");
+            std::fs::write(&procs, pid.to_string())
+                .sys(|| format!("add pid {pid} to {}", procs.display()))?;
+        }
+        parent_end.send(&ToInit::Go, None)?;
+        let mut console_master = None;
+        loop {
+            match parent_end.recv::<FromInit>()? {
+                Some((FromInit::Ready, _)) => break,
+                Some((FromInit::ConsoleMaster, fd)) => console_master = fd,
+                Some((FromInit::Error(msg), _)) => bail!("{msg}"),
+                Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
+                None => bail!("the exec'd process exited during setup without reporting an error"),
+            }
+        }
+        Ok(Spawned {
+            pid,
+            channel: parent_end,
+            console_master,
+        })
+    })();
+    if result.is_err() {
+        kill_and_reap(pid);
+    }
+    result
+}
+
+fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel) -> ! {
+    // Safety: plain prctl; die with the runtime while the setup goes on.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    match setup(o, root, &chan) {
+        Ok(exec) => {
+            crate::signal::reset_all();
+            let err = exec.exec();
+            let msg = format!("exec {:?}: {err}", exec.path);
+            let _ = chan.send(&FromInit::Error(msg), None);
+            // Safety: end the child without the parent's atexit handlers.
+            unsafe { libc::_exit(127) }
+        }
+        Err(e) => {
+            let _ = chan.send(&FromInit::Error(format!("{e:#}")), None);
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+fn setup(o: &ExecOptions, root: &OwnedFd, chan: &Channel) -> Result<Exec> {
+    match chan.recv::<ToInit>()? {
+        Some((ToInit::Go, _)) => {}
+        Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
+        None => bail!("runtime exited during setup"),
+    }
+    let rest =
+        o.namespaces - CloneFlags::CLONE_NEWPID - CloneFlags::from_bits_retain(CLONE_NEWTIME);
+    if !rest.is_empty() {
+        setns(o.init_pidfd, rest, "namespaces")?;
+    }
+    // The init's root, which is not the mount namespace's root under --no-pivot.
+    nix::unistd::fchdir(root.as_fd()).sys(|| "fchdir to the container's root")?;
+    nix::unistd::chroot(".").sys(|| "chroot to the container's root")?;
+    nix::unistd::chdir("/").sys(|| "chdir /")?;
+    nix::unistd::setsid().sys(|| "setsid")?;
+    if let Some(adj) = o.process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .sys(|| format!("set process.oomScoreAdj {adj}"))?;
+    }
+    if o.process.terminal().unwrap_or(false) {
+        let master = crate::tty::setup_console(o.process.console_size().as_ref())?;
+        match &o.console {
+            Console::Socket(sock) => crate::tty::send_master(sock, &master)?,
+            Console::Parent => chan.send(&FromInit::ConsoleMaster, Some(master.as_raw_fd()))?,
+            Console::None => bail!("process.terminal is set but no console socket was given"),
+        }
+    }
+    let exec = prepare::prepare(&prepare::Options {
+        process: o.process,
+        linux: o.linux,
+        preserve_fds: o.preserve_fds,
+        keep_fds: &[chan.raw_fd()],
+    })?;
+    chan.send(&FromInit::Ready, None)?;
+    // Safety: plain prctl. From here on the process outlives a detached `exec`.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    Ok(exec)
+}
