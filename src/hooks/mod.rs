@@ -27,16 +27,27 @@ pub fn validate(kind: &str, hooks: &[Hook]) -> Result<()> {
     Ok(())
 }
 
-/// Run the hooks of one kind in order; the first failure stops the rest.
+/// Run the hooks of one kind in order; the first failure stops the rest, except for `poststop`:
+/// there a failure is only a warning and the remaining hooks still run (runtime.md, lifecycle
+/// step 13), so all of them run and the error, if any, lists every failed one.
 pub fn run_all(kind: &str, hooks: &[Hook], state: &serde_json::Value) -> Result<()> {
     let input = serde_json::to_vec(state)?;
+    let keep_going = kind == "poststop";
+    let mut failed = Vec::new();
     for (i, h) in hooks.iter().enumerate() {
-        run_one(h, &input).map_err(|e| {
-            anyhow::anyhow!(
+        if let Err(e) = run_one(h, &input) {
+            let e = anyhow::anyhow!(
                 "{kind} hook #{i} {:?}: {e:#}",
                 h.path().display().to_string()
-            )
-        })?;
+            );
+            if !keep_going {
+                return Err(e);
+            }
+            failed.push(format!("{e:#}"));
+        }
+    }
+    if !failed.is_empty() {
+        bail!("{}", failed.join("; "));
     }
     Ok(())
 }
@@ -184,6 +195,37 @@ mod tests {
             .to_string();
         assert!(e.contains("timed out after 1s"), "{e}");
         assert!(t.elapsed() < std::time::Duration::from_secs(4));
+    }
+
+    #[test]
+    fn a_failed_poststop_hook_does_not_stop_the_rest() {
+        let dir = std::env::temp_dir().join(format!("rt-hook-poststop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fail = |n: u8| {
+            hook(&format!(
+                r#"{{"path":"/bin/sh","args":["sh","-c","echo bad{n} >&2; exit {n}"]}}"#
+            ))
+        };
+        let touch = |f: &str| {
+            hook(&format!(
+                r#"{{"path":"/bin/sh","args":["sh","-c","touch {}"]}}"#,
+                dir.join(f).display()
+            ))
+        };
+        let list = [fail(1), touch("a"), fail(2), touch("b")];
+        let e = run_all("poststop", &list, &serde_json::json!({}))
+            .unwrap_err()
+            .to_string();
+        let ran = dir.join("a").exists() && dir.join("b").exists();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(ran, "hooks after a failed poststop hook did not run");
+        assert!(e.contains("poststop hook #0") && e.contains("bad1"), "{e}");
+        assert!(e.contains("poststop hook #2") && e.contains("bad2"), "{e}");
+        // Any other kind stops at the first failure.
+        let e = run_all("poststart", &list, &serde_json::json!({}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("#0") && !e.contains("#2"), "{e}");
     }
 
     #[test]

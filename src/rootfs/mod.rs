@@ -44,15 +44,14 @@ pub fn setup(
         Some(p) if !p.is_empty() => Some(options::propagation(p)?),
         _ => None,
     };
-    // Nothing we mount may leak back to the host: slave by default, as runc does.
-    mount(
-        NONE,
-        "/",
-        NONE,
-        propagation.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC),
-        NONE,
-    )
-    .sys(|| "make / a slave mount")?;
+    // Nothing we mount may leak back to the host: slave by default, as runc does. An unbindable
+    // mode waits until after pivot_root: made now, it would forbid every bind mount from the
+    // host (cgroups, the config's binds) with EINVAL.
+    let early = match propagation {
+        Some(p) if !p.contains(MsFlags::MS_UNBINDABLE) => p,
+        _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    };
+    mount(NONE, "/", NONE, early, NONE).sys(|| "set the propagation of / (rootfsPropagation)")?;
     pivot::make_parent_private(rootfs)?;
     mount(
         Some(rootfs),
@@ -97,10 +96,11 @@ pub fn setup(
     } else {
         pivot::pivot_into(rootfs)?;
     }
-    if let Some(p) = propagation {
-        mount(NONE, "/", NONE, p, NONE).sys(|| "set rootfsPropagation on /")?;
-    }
     if let Some(l) = linux {
+        // Before readonlyPaths makes /proc/sys read-only, as runc does.
+        if let Some(s) = l.sysctl() {
+            sysctl::apply(s)?;
+        }
         masked::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
         masked::make_readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
     }
@@ -111,6 +111,10 @@ pub fn setup(
         .unwrap_or(false)
     {
         mounts::remount_readonly(Path::new("/"))?;
+    }
+    // Last: masked and read-only paths are bind mounts, which an unbindable mode would forbid.
+    if let Some(p) = propagation {
+        mount(NONE, "/", NONE, p, NONE).sys(|| "set rootfsPropagation on /")?;
     }
     Ok(())
 }

@@ -32,11 +32,23 @@ fn how(flags: OFlag, mode: u32) -> OpenHow {
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
 }
 
+/// `p` relative to the root, lexically cleaned as the kernel walks it from `/` ("/.." is "/").
 fn rel(p: &Path) -> PathBuf {
-    p.components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-        .collect()
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
 }
+
+/// Symlinks followed by `mkdir_all` before giving up, as the kernel's MAXSYMLINKS.
+const MAX_LINKS: u32 = 40;
 
 impl Root {
     pub fn open(path: &Path) -> Result<Root> {
@@ -46,10 +58,10 @@ impl Root {
             Mode::empty(),
         )
         .sys(|| format!("open rootfs {:?}", path.display().to_string()))?;
-        Ok(Root {
-            path: path.to_path_buf(),
-            fd,
-        })
+        // The path the kernel reports for descriptors inside it (symlinks resolved), for `inside`.
+        let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .unwrap_or_else(|_| path.to_path_buf());
+        Ok(Root { path, fd })
     }
 
     /// Resolve an existing path.
@@ -64,15 +76,36 @@ impl Root {
     }
 
     /// Resolve a directory, creating what is missing (mode 0755). Every step is resolved from
-    /// the root again, so RESOLVE_IN_ROOT governs each component, symlinks included.
+    /// the root again, so RESOLVE_IN_ROOT governs each component, symlinks included. A dangling
+    /// symlink in the image is followed inside the root and what it names is created there (as
+    /// runc's securejoin does), so `/dev -> /somewhere` gets `/somewhere` made in the rootfs.
     pub fn mkdir_all(&self, p: &Path) -> Result<Target> {
-        let r = rel(p);
+        let shown_all = p.display().to_string();
+        // Components still to walk, last first.
+        let mut todo: Vec<std::ffi::OsString> = rel(p)
+            .components()
+            .rev()
+            .map(|c| c.as_os_str().to_os_string())
+            .collect();
         let mut cur = self.resolve(Path::new("/")).sys(|| "open rootfs")?;
         let mut so_far = PathBuf::from("/");
-        for c in r.components() {
-            so_far.push(c);
-            let shown = || so_far.display().to_string();
-            cur = match self.resolve(&so_far) {
+        let mut links = 0;
+        while let Some(c) = todo.pop() {
+            if c == ".." {
+                // Where we really are (symlinks followed), then one up, never above the root.
+                so_far = self.inside(&cur)?;
+                so_far.pop();
+                cur = self
+                    .resolve(&so_far)
+                    .sys(|| format!("open {:?} in rootfs", so_far.display().to_string()))?;
+                continue;
+            }
+            if c == "." || c.is_empty() {
+                continue;
+            }
+            let next = so_far.join(&c);
+            let shown = || next.display().to_string();
+            cur = match self.resolve(&next) {
                 Ok(t) => t,
                 Err(nix::errno::Errno::ENOENT) => {
                     match nix::sys::stat::mkdirat(
@@ -80,14 +113,45 @@ impl Root {
                         c.as_os_str(),
                         Mode::from_bits_truncate(0o755),
                     ) {
-                        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                        Ok(()) => {}
+                        Err(nix::errno::Errno::EEXIST) => {
+                            // There, yet not resolvable: a dangling symlink (or a racing mkdir).
+                            match nix::fcntl::readlinkat(&cur.fd, c.as_os_str()) {
+                                Ok(target) => {
+                                    links += 1;
+                                    if links > MAX_LINKS {
+                                        return Err(nix::errno::Errno::ELOOP)
+                                            .sys(|| format!("mkdir {shown_all:?} in rootfs"));
+                                    }
+                                    let target = PathBuf::from(target);
+                                    if target.is_absolute() {
+                                        so_far = PathBuf::from("/");
+                                        cur = self.resolve(&so_far).sys(|| "open rootfs")?;
+                                    }
+                                    for t in target.components().rev() {
+                                        match t {
+                                            Component::Normal(n) => todo.push(n.to_os_string()),
+                                            Component::ParentDir => todo.push("..".into()),
+                                            _ => {}
+                                        }
+                                    }
+                                    continue;
+                                }
+                                Err(nix::errno::Errno::EINVAL) => {} // a racing mkdir: resolve
+                                Err(e) => {
+                                    return Err(e)
+                                        .sys(|| format!("readlink {:?} in rootfs", shown()))
+                                }
+                            }
+                        }
                         Err(e) => return Err(e).sys(|| format!("mkdir {:?} in rootfs", shown())),
                     }
-                    self.resolve(&so_far)
+                    self.resolve(&next)
                         .sys(|| format!("open {:?} in rootfs", shown()))?
                 }
                 Err(e) => return Err(e).sys(|| format!("open {:?} in rootfs", shown())),
             };
+            so_far = next;
         }
         Ok(cur)
     }
