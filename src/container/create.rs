@@ -8,6 +8,7 @@ use crate::process::{self, Console, InitOptions, Spawned};
 use anyhow::{bail, Context as _, Result};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 #[derive(Default)]
@@ -33,6 +34,10 @@ pub(super) fn create_parked(
 ) -> Result<(Locked, State, Spawned)> {
     id::validate(id)?;
     let b = bundle::load(&opts.bundle)?;
+    if !own_pid_namespace(&b.spec) {
+        // Processes already in the PID namespace we enter will see our init before it execs.
+        process::sealed_exe::ensure()?;
+    }
     let terminal = b
         .spec
         .process()
@@ -80,6 +85,13 @@ pub(super) fn create_parked(
             crate::cgroups::apply_resources(p, r, &nodes)?;
         }
         let fifo = process::fifo::create(&locked.fifo_path())?;
+        let error_file: OwnedFd = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(locked.init_error_path())
+            .sys(|| format!("create {}", locked.init_error_path().display()))?
+            .into();
         let mut state = State {
             oci_version: b.spec.version().clone(),
             id: id.to_string(),
@@ -92,16 +104,7 @@ pub(super) fn create_parked(
             hooks: b.spec.hooks().clone(),
             config: Some(Box::new(b.spec.clone())),
             init_start_time: 0,
-            own_pid_ns: b
-                .spec
-                .linux()
-                .as_ref()
-                .and_then(|l| l.namespaces().as_ref())
-                .is_some_and(|ns| {
-                    ns.iter().any(|n| {
-                        n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
-                    })
-                }),
+            own_pid_ns: own_pid_namespace(&b.spec),
             cgroup_paths: p.paths.clone(),
             cgroup_created_parents: p.created_parents.clone(),
         };
@@ -113,6 +116,7 @@ pub(super) fn create_parked(
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,
             fifo: &fifo,
+            error_file: &error_file,
             console,
             cgroups: p,
             hook_state: serde_json::to_value(super::public(
@@ -131,6 +135,7 @@ pub(super) fn create_parked(
             },
         )?;
         drop(fifo);
+        drop(error_file);
         crate::logging::debug(&format!(
             "create {id}: init {} parked on the exec fifo",
             spawned.pid
@@ -155,6 +160,18 @@ pub(super) fn create_parked(
             Err(e)
         }
     }
+}
+
+/// Whether the config asks for a new PID namespace (rather than joining one or sharing ours).
+fn own_pid_namespace(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
+            })
+        })
 }
 
 fn connect(path: &std::path::Path) -> Result<OwnedFd> {

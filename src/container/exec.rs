@@ -38,6 +38,8 @@ pub fn config(ctx: &Context, id: &str) -> Result<Spec> {
 }
 
 pub fn exec(ctx: &Context, id: &str, o: &ExecOptions) -> Result<i32> {
+    // The container's processes will see ours before it execs.
+    crate::process::sealed_exe::ensure()?;
     let locked = open_existing(ctx, id)?;
     let (state, status) = load(&locked, id)?;
     match status {

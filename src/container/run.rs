@@ -4,7 +4,6 @@
 use super::create::{create_parked, CreateOptions};
 use super::foreground::{forward_signals, wait_exit};
 use super::{delete::destroy, start, Context};
-use crate::process::channel::FromInit;
 use anyhow::Result;
 
 pub fn run(ctx: &Context, id: &str, opts: &CreateOptions, detach: bool) -> Result<i32> {
@@ -22,10 +21,6 @@ pub fn run(ctx: &Context, id: &str, opts: &CreateOptions, detach: bool) -> Resul
         .console_master
         .map(|m| std::thread::spawn(move || crate::tty::proxy(m)));
     let code = wait_exit(spawned.pid)?;
-    // An exec that failed after `start` reports why on the channel before exiting.
-    if let Ok(Some((FromInit::Error(msg), _))) = spawned.channel.recv::<FromInit>() {
-        crate::logging::fatal(&format!("run: {msg}"));
-    }
     if let Some(p) = proxy {
         let _ = p.join();
     }

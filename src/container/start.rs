@@ -18,6 +18,15 @@ pub fn start(ctx: &Context, id: &str) -> Result<()> {
         bail!("cannot start a container that has stopped");
     }
     let _ = std::fs::remove_file(&fifo);
+    // The init has exec'd or died; if it died of a startContainer hook or a failed exec, it
+    // left its error here, and the lifecycle goes on as for a stopped container.
+    let err_path = locked.init_error_path();
+    let init_error = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&err_path);
+    if !init_error.is_empty() {
+        let _ = super::kill::signal_init(state.pid, state.init_start_time, libc::SIGKILL);
+        bail!("{init_error}");
+    }
     crate::logging::debug(&format!("start {id}: released init {}", state.pid));
     state.status = Status::Running;
     locked.save(&state)?;

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// Where the init writes why it failed after `create` returned (read by `start`).
+pub const INIT_ERROR: &str = "init.err";
 
 /// What is kept on disk. The OCI fields come first; the rest is rt's own bookkeeping.
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -123,6 +125,10 @@ pub fn open(root: &Path, id: &str) -> Result<Option<Locked>> {
 impl Locked {
     pub fn state_path(&self) -> PathBuf {
         self.dir.join(STATE_FILE)
+    }
+
+    pub fn init_error_path(&self) -> PathBuf {
+        self.dir.join(INIT_ERROR)
     }
 
     pub fn fifo_path(&self) -> PathBuf {

@@ -102,8 +102,12 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
 }
 
 fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel) -> ! {
-    // Safety: plain prctl; die with the runtime while the setup goes on.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // Safety: plain prctls. Die with the runtime while the setup goes on; and until the exec,
+    // keep the container's processes out of our /proc files (memory, fds, exe).
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0);
+    }
     match setup(o, root, &chan) {
         Ok(exec) => {
             crate::signal::reset_all();

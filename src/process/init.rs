@@ -20,16 +20,22 @@ pub fn run(opts: &InitOptions, plan: &Plan, chan: Channel, mount_userns: &[Optio
         Ok(exec) => {
             let err = exec.exec();
             let msg = format!("exec {:?}: {err}", exec.path);
-            let _ = chan.send(&FromInit::Error(msg.clone()), None);
+            last_words(opts, &chan, &msg);
             eprintln!("rt: {msg}");
             // Safety: end the child without running the parent's atexit handlers.
             unsafe { libc::_exit(127) }
         }
         Err(e) => {
-            let _ = chan.send(&FromInit::Error(format!("{e:#}")), None);
+            last_words(opts, &chan, &format!("{e:#}"));
             unsafe { libc::_exit(1) }
         }
     }
+}
+
+/// Report a failure to `create` (over the channel) and to a later `start` (in the error file).
+fn last_words(opts: &InitOptions, chan: &Channel, msg: &str) {
+    let _ = chan.send(&FromInit::Error(msg.to_string()), None);
+    let _ = nix::unistd::write(opts.error_file, msg.as_bytes());
 }
 
 fn setup(
@@ -129,9 +135,6 @@ fn setup(
         }
         set_domainname(d)?;
     }
-    if let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        rootfs::sysctl::apply(sysctls)?;
-    }
 
     if process.terminal().unwrap_or(false) {
         let master = tty::setup_console(process.console_size().as_ref())?;
@@ -152,7 +155,11 @@ fn setup(
         process,
         linux: spec.linux().as_ref(),
         preserve_fds: opts.preserve_fds,
-        keep_fds: &[chan.raw_fd(), std::os::fd::AsRawFd::as_raw_fd(opts.fifo)],
+        keep_fds: &[
+            chan.raw_fd(),
+            std::os::fd::AsRawFd::as_raw_fd(opts.fifo),
+            std::os::fd::AsRawFd::as_raw_fd(opts.error_file),
+        ],
     })?;
 
     chan.send(&FromInit::Ready, None)?;

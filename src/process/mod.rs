@@ -12,6 +12,7 @@ mod lookpath;
 mod prepare;
 mod rlimits;
 mod sched;
+pub mod sealed_exe;
 mod user;
 
 use crate::cgroups::Placement;
@@ -33,6 +34,9 @@ pub struct InitOptions<'a> {
     pub preserve_fds: i32,
     /// The exec fifo, opened read-write so that the init can block reading it.
     pub fifo: &'a OwnedFd,
+    /// A file in the state dir for the init's last words once `create` has returned: a failed
+    /// startContainer hook or exec, which `start` must report.
+    pub error_file: &'a OwnedFd,
     /// Where to send the pty master when `process.terminal` is set.
     pub console: Console,
     /// The state hooks get on stdin, without pid and status (the init fills them in).
