@@ -374,3 +374,26 @@ fn exec_into_a_no_pivot_and_a_user_namespace_container() {
         Some("100000")
     );
 }
+
+#[test]
+fn exec_cpu_affinity_final_pins_the_process() {
+    let c = running("affinity", |_| {});
+    let pf = c.bundle.join("process.json");
+    std::fs::write(
+        &pf,
+        serde_json::to_vec(&json!({
+            "user": {"uid": 0, "gid": 0}, "cwd": "/", "env": ["PATH=/bin"],
+            "args": ["sh", "-c", "grep Cpus_allowed_list /proc/self/status"],
+            "execCPUAffinity": {"initial": "0", "final": "1"}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = exec(&c, &["--process", pf.to_str().unwrap(), &c.id]).ok();
+    assert_eq!(out.stdout.split_whitespace().last(), Some("1"), "{out:?}");
+    let init = proc_status(c.pid(), "Cpus_allowed_list");
+    assert_ne!(
+        init, "1",
+        "the init is not pinned (execCPUAffinity is for exec only)"
+    );
+}

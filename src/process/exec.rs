@@ -73,6 +73,10 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     };
     drop(child_end);
     let result = (|| -> Result<Spawned> {
+        // process.execCPUAffinity.initial: before the move into the container's cgroup.
+        if let Some(initial) = affinity(o.process, true) {
+            super::sched::set_affinity(pid, initial, "process.execCPUAffinity.initial")?;
+        }
         for dir in o.cgroups {
             let procs = dir.join("cgroup.procs");
             std::fs::write(&procs, pid.to_string())
@@ -99,6 +103,17 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         kill_and_reap(pid);
     }
     result
+}
+
+/// process.execCPUAffinity's `initial` or `final` list, when set and not empty.
+fn affinity(p: &Process, initial: bool) -> Option<&str> {
+    let a = p.exec_cpu_affinity().as_ref()?;
+    let list = if initial {
+        a.initial()
+    } else {
+        a.cpu_affinity_final()
+    };
+    list.as_deref().filter(|l| !l.trim().is_empty())
 }
 
 fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel) -> ! {
@@ -129,6 +144,9 @@ fn setup(o: &ExecOptions, root: &OwnedFd, chan: &Channel) -> Result<Exec> {
         Some((ToInit::Go, _)) => {}
         Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
         None => bail!("runtime exited during setup"),
+    }
+    if let Some(fin) = affinity(o.process, false) {
+        super::sched::set_affinity(0, fin, "process.execCPUAffinity.final")?;
     }
     let rest =
         o.namespaces - CloneFlags::CLONE_NEWPID - CloneFlags::from_bits_retain(CLONE_NEWTIME);

@@ -99,3 +99,49 @@ pub fn set_personality(p: &LinuxPersonality) -> Result<()> {
     }
     Ok(())
 }
+
+/// A CPU list as the kernel writes them ("0-3,7"), as used by process.execCPUAffinity.
+pub fn parse_cpu_list(list: &str) -> Result<nix::sched::CpuSet> {
+    let mut set = nix::sched::CpuSet::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let num = |s: &str| {
+            s.parse::<usize>()
+                .map_err(|_| anyhow::anyhow!("CPU list {list:?}: {s:?} is not a CPU number"))
+        };
+        let (lo, hi) = (num(lo)?, num(hi)?);
+        if lo > hi {
+            bail!("CPU list {list:?}: range {part:?} is backwards");
+        }
+        for cpu in lo..=hi {
+            set.set(cpu)
+                .map_err(|_| anyhow::anyhow!("CPU list {list:?}: CPU {cpu} is out of range"))?;
+        }
+    }
+    Ok(set)
+}
+
+/// Pin `pid` (0: ourselves) to the CPUs of `list`; `field` names the config field.
+pub fn set_affinity(pid: i32, list: &str, field: &str) -> Result<()> {
+    let set = parse_cpu_list(list).map_err(|e| e.context(field.to_string()))?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(pid), &set)
+        .sys(|| format!("{field} {list:?}: sched_setaffinity"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_parse_like_the_kernel_prints_them() {
+        let s = parse_cpu_list("0-2,5").unwrap();
+        let on: Vec<usize> = (0..8).filter(|&c| s.is_set(c).unwrap()).collect();
+        assert_eq!(on, [0, 1, 2, 5]);
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("x").is_err());
+        assert!(parse_cpu_list("0-99999").is_err());
+    }
+}
