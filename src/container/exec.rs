@@ -105,6 +105,7 @@ pub fn exec(ctx: &Context, id: &str, o: &ExecOptions) -> Result<i32> {
         cgroups: &cgroups,
         console,
         preserve_fds: o.preserve_fds,
+        state: serde_json::to_value(super::public(&state, status, String::new()))?,
     })?;
     let pid = spawned.pid;
     // The channel closes when the exec succeeds; an exec error arrives on it instead.

@@ -28,6 +28,8 @@ pub struct ExecOptions<'a> {
     pub cgroups: &'a [PathBuf],
     pub console: Console,
     pub preserve_fds: i32,
+    /// The container's OCI state, for a seccomp notify listener.
+    pub state: serde_json::Value,
 }
 
 fn setns(fd: &OwnedFd, flags: CloneFlags, what: &str) -> Result<()> {
@@ -145,6 +147,8 @@ fn setup(o: &ExecOptions, root: &OwnedFd, chan: &Channel) -> Result<Exec> {
         Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
         None => bail!("runtime exited during setup"),
     }
+    // listenerPath is a host path: connect before entering the container's mount namespace.
+    crate::seccomp::connect_listener(o.linux.and_then(|l| l.seccomp().as_ref()), &o.state)?;
     if let Some(fin) = affinity(o.process, false) {
         super::sched::set_affinity(0, fin, "process.execCPUAffinity.final")?;
     }

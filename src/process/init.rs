@@ -98,6 +98,11 @@ fn setup(
         let list = h.create_container().as_deref().unwrap_or(&[]);
         crate::hooks::run_all("createContainer", list, &hook_state("creating"))
     };
+    // listenerPath is a host path: connect while it still resolves.
+    crate::seccomp::connect_listener(
+        spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        &hook_state("creating"),
+    )?;
     rootfs::setup(
         spec,
         opts.rootfs,

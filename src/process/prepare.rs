@@ -68,7 +68,8 @@ pub fn prepare(o: &Options) -> Result<Exec> {
         Some(s) => Some(seccomp::Filter::compile(s)?),
         None => None,
     };
-    // Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held.
+    // Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held; a notify
+    // fd goes to linux.seccomp.listenerPath right after either load.
     let mut late_filter = None;
     if let Some(f) = filter {
         if no_new_privs {
@@ -106,7 +107,10 @@ pub fn prepare(o: &Options) -> Result<Exec> {
             return Err(std::io::Error::last_os_error()).context("set no_new_privs");
         }
     }
-    fds::close_all_but(o.preserve_fds, o.keep_fds)?;
+    // The seccomp listener connection lives until the late load's handoff.
+    let mut keep = o.keep_fds.to_vec();
+    keep.extend(late_filter.as_ref().and_then(seccomp::Filter::keep_fd));
+    fds::close_all_but(o.preserve_fds, &keep)?;
 
     Ok(Exec {
         path: cstring(&path, "executable")?,

@@ -1,158 +1,162 @@
-//! linux.seccomp compiled with libseccomp. Compiled before the init parks (so a bad profile fails
-//! `create`), loaded as late as the capability rules allow.
+//! linux.seccomp: the profile compiled with libseccomp before the init parks (so a bad profile
+//! fails `create`), installed with seccomp(2) as late as the capability rules allow, and, for
+//! SCMP_ACT_NOTIFY, the notify fd handed to linux.seccomp.listenerPath right after the load.
+//!
+//! - `profile`: actions, errnos, architectures, rules and argument conditions → libseccomp.
+//! - `load`: flags, the exported BPF and its installation.
+//! - `notify`: the listener connection and the container process state.
+//!
+//! With process.noNewPrivileges false the filter is loaded before the capabilities are dropped
+//! (it needs CAP_SYS_ADMIN), so the rest of the setup (capset, setgroups/setresuid, chdir,
+//! prctl, close_range, the init's channel write and exec fifo open, startContainer hooks, execve)
+//! runs under it, as with runc: a NOTIFY rule on one of those is answered by the agent, which by
+//! then holds the fd. Only sendmsg, used for the handoff itself, cannot be a NOTIFY rule.
+
+mod load;
+mod notify;
+mod profile;
+
+pub use notify::connect_listener;
 
 use anyhow::{bail, Context, Result};
-use libseccomp::{
-    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
-};
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
-use std::str::FromStr;
+use oci_spec::runtime::LinuxSeccomp;
+use std::cell::Cell;
 
 pub struct Filter {
-    ctx: ScmpFilterContext,
-}
-
-fn serde_name<T: serde::Serialize + std::fmt::Debug>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{v:?}"))
-}
-
-fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
-    use LinuxSeccompAction::*;
-    Ok(match a {
-        ScmpActKill | ScmpActKillThread => ScmpAction::KillThread,
-        ScmpActKillProcess => ScmpAction::KillProcess,
-        ScmpActTrap => ScmpAction::Trap,
-        ScmpActErrno => ScmpAction::Errno(errno.unwrap_or(libc::EPERM as u32) as i32),
-        ScmpActTrace => ScmpAction::Trace(errno.unwrap_or(libc::EPERM as u32) as u16),
-        ScmpActLog => ScmpAction::Log,
-        ScmpActAllow => ScmpAction::Allow,
-        ScmpActNotify => bail!("linux.seccomp: SCMP_ACT_NOTIFY is not implemented"),
-    })
-}
-
-fn operator(op: LinuxSeccompOperator, value: u64) -> ScmpCompareOp {
-    use LinuxSeccompOperator::*;
-    match op {
-        ScmpCmpNe => ScmpCompareOp::NotEqual,
-        ScmpCmpLt => ScmpCompareOp::Less,
-        ScmpCmpLe => ScmpCompareOp::LessOrEqual,
-        ScmpCmpEq => ScmpCompareOp::Equal,
-        ScmpCmpGe => ScmpCompareOp::GreaterEqual,
-        ScmpCmpGt => ScmpCompareOp::Greater,
-        ScmpCmpMaskedEq => ScmpCompareOp::MaskedEqual(value),
-    }
+    program: load::Program,
+    /// The listener connection for a filter with NOTIFY rules, until the handoff.
+    conn: Cell<Option<notify::Conn>>,
 }
 
 impl Filter {
     pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
-        let default = action(s.default_action(), s.default_errno_ret())
-            .context("linux.seccomp.defaultAction")?;
-        let mut ctx = ScmpFilterContext::new(default).context("create seccomp filter")?;
-        // no_new_privs is ours to set (process.noNewPrivileges), not libseccomp's.
-        ctx.set_ctl_nnp(false)
-            .context("seccomp: clear the NNP attribute")?;
-        for arch in s.architectures().iter().flatten() {
-            let name = serde_name(arch);
-            let a = ScmpArch::from_str(&name)
-                .with_context(|| format!("linux.seccomp.architectures: unknown {name:?}"))?;
-            ctx.add_arch(a)
-                .with_context(|| format!("seccomp: add architecture {name}"))?;
+        if s.listener_metadata().is_some() && s.listener_path().is_none() {
+            bail!("linux.seccomp.listenerMetadata: set without listenerPath");
         }
-        if let Some(flags) = s.flags() {
-            if let Some(f) = flags.first() {
-                bail!("linux.seccomp.flags: {} is not implemented", serde_name(f));
+        let notify = profile::uses_notify(s);
+        let ctx = profile::build(s)?;
+        let flags = load::flags(s, notify)?;
+        let program = load::Program::export(&ctx, flags)?;
+        let conn = if notify {
+            if s.listener_path().is_none() {
+                bail!("linux.seccomp.listenerPath: required when SCMP_ACT_NOTIFY is used");
             }
-        }
-        if s.listener_path().is_some() {
-            bail!("linux.seccomp.listenerPath: seccomp notify listeners are not implemented");
-        }
-        for sc in s.syscalls().iter().flatten() {
-            add_rules(&mut ctx, sc, default)?;
-        }
-        Ok(Filter { ctx })
-    }
-
-    pub fn load(&self) -> Result<()> {
-        self.ctx.load().context("load seccomp filter")
-    }
-}
-
-fn add_rules(ctx: &mut ScmpFilterContext, sc: &LinuxSyscall, default: ScmpAction) -> Result<()> {
-    let act = action(sc.action(), sc.errno_ret()).context("linux.seccomp.syscalls[].action")?;
-    if act == default {
-        return Ok(()); // libseccomp refuses rules that repeat the default
-    }
-    let conds: Vec<ScmpArgCompare> = sc
-        .args()
-        .iter()
-        .flatten()
-        .map(|a| {
-            ScmpArgCompare::new(
-                a.index() as u32,
-                operator(a.op(), a.value()),
-                match a.op() {
-                    LinuxSeccompOperator::ScmpCmpMaskedEq => a.value_two().unwrap_or(0),
-                    _ => a.value(),
-                },
-            )
-        })
-        .collect();
-    let mut indexes: Vec<u32> = sc
-        .args()
-        .iter()
-        .flatten()
-        .map(|a| a.index() as u32)
-        .collect();
-    indexes.sort();
-    let repeated = indexes.windows(2).any(|w| w[0] == w[1]);
-    for name in sc.names() {
-        // Names this libseccomp or architecture does not know are skipped, as runc does.
-        let Ok(sys) = ScmpSyscall::from_name(name) else {
-            crate::logging::debug(&format!("seccomp: unknown syscall {name:?} skipped"));
-            continue;
-        };
-        let r = if conds.is_empty() {
-            ctx.add_rule(act, sys)
-        } else if repeated {
-            // libseccomp ANDs conditions on distinct arguments only; one rule per condition.
-            conds
-                .iter()
-                .try_for_each(|c| ctx.add_rule_conditional(act, sys, &[*c]).map(|_| ()))
-                .map(|_| ctx as &mut _)
+            Some(notify::take_pending().context(
+                "linux.seccomp.listenerPath: not connected before entering the container \
+                 (SCMP_ACT_NOTIFY is not supported for this process)",
+            )?)
         } else {
-            ctx.add_rule_conditional(act, sys, &conds)
+            None
         };
-        r.with_context(|| format!("seccomp: add rule for {name:?}"))?;
+        Ok(Filter {
+            program,
+            conn: Cell::new(conn),
+        })
     }
-    Ok(())
+
+    /// The listener connection's fd, which must survive the closing of inherited fds until the
+    /// filter is loaded.
+    pub fn keep_fd(&self) -> Option<i32> {
+        let c = self.conn.take();
+        let fd = c.as_ref().map(notify::Conn::raw_fd);
+        self.conn.set(c);
+        fd
+    }
+
+    /// Install the filter on this thread and, for NOTIFY, send its fd to the listener.
+    pub fn load(&self) -> Result<()> {
+        let flags = self.program.flags;
+        let fd = self.program.install().map_err(|e| {
+            let hint = if e.raw_os_error() == Some(libc::EACCES) {
+                " (needs CAP_SYS_ADMIN or no_new_privs)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!(
+                "load the seccomp filter (flags {}): {e}{hint}",
+                load::flag_names(flags)
+            )
+        })?;
+        if let Some(fd) = fd {
+            let conn = self
+                .conn
+                .take()
+                .context("seccomp notify fd but no listener connection")?;
+            conn.send(fd)
+                .context("linux.seccomp.listenerPath: send the seccomp notify fd")?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn compiles_a_profile_with_conditions_and_unknown_names() {
-        let s: LinuxSeccomp = serde_json::from_str(
-            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],
-                "syscalls":[{"names":["mkdir","no_such_syscall_rt"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
-                            {"names":["personality"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"},{"index":0,"value":4,"op":"SCMP_CMP_EQ"}]},
-                            {"names":["getpid"],"action":"SCMP_ACT_ALLOW"}]}"#,
-        )
-        .unwrap();
-        Filter::compile(&s).unwrap();
+    fn parse(j: &str) -> LinuxSeccomp {
+        serde_json::from_str(j).unwrap()
+    }
+
+    fn err(j: &str) -> String {
+        format!("{:#}", Filter::compile(&parse(j)).err().expect("an error"))
     }
 
     #[test]
-    fn notify_is_a_clear_error() {
-        let s: LinuxSeccomp = serde_json::from_str(
-            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
-        )
+    fn compiles_a_profile_with_conditions_and_unknown_names() {
+        Filter::compile(&parse(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],
+                "flags":["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW","SECCOMP_FILTER_FLAG_TSYNC"],
+                "syscalls":[{"names":["mkdir","no_such_syscall_rt"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
+                            {"names":["personality"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":8,"op":"SCMP_CMP_EQ"},{"index":0,"value":4,"op":"SCMP_CMP_EQ"}]},
+                            {"names":["umask"],"action":"SCMP_ACT_KILL_PROCESS","args":[{"index":0,"value":255,"valueTwo":63,"op":"SCMP_CMP_MASKED_EQ"}]},
+                            {"names":["getpid"],"action":"SCMP_ACT_ALLOW"},
+                            {"names":["getppid"],"action":"SCMP_ACT_TRACE","errnoRet":3},
+                            {"names":["sync"],"action":"SCMP_ACT_LOG"},
+                            {"names":["syncfs"],"action":"SCMP_ACT_TRAP"},
+                            {"names":["acct"],"action":"SCMP_ACT_KILL"}]}"#,
+        ))
         .unwrap();
-        let e = format!("{:#}", Filter::compile(&s).err().unwrap());
-        assert!(e.contains("NOTIFY"), "{e}");
+    }
+
+    #[test]
+    fn errno_on_an_action_without_one_is_an_error() {
+        let e = err(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_KILL","errnoRet":1}]}"#,
+        );
+        assert!(
+            e.contains("linux.seccomp.syscalls[0]") && e.contains("SCMP_ACT_KILL"),
+            "{e}"
+        );
+        let e = err(r#"{"defaultAction":"SCMP_ACT_ALLOW","defaultErrnoRet":1}"#);
+        assert!(e.contains("linux.seccomp.defaultAction"), "{e}");
+    }
+
+    #[test]
+    fn bad_argument_index_names_the_field() {
+        let e = err(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"SCMP_ACT_ALLOW"},{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","args":[{"index":6,"value":1,"op":"SCMP_CMP_EQ"}]}]}"#,
+        );
+        assert!(
+            e.contains("linux.seccomp.syscalls[1]: args[0].index"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn notify_needs_a_listener() {
+        let e = err(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        );
+        assert!(e.contains("listenerPath: required"), "{e}");
+        let e = err(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/nonexistent","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        );
+        assert!(e.contains("not connected"), "{e}");
+        let e = err(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x","syscalls":[{"names":["sendmsg"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        );
+        assert!(e.contains("sendmsg"), "{e}");
+        let e = err(r#"{"defaultAction":"SCMP_ACT_NOTIFY","listenerPath":"/x"}"#);
+        assert!(e.contains("default action"), "{e}");
     }
 }

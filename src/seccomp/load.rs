@@ -1,0 +1,160 @@
+//! The compiled program and its installation with seccomp(2) itself, so that every flag the
+//! running kernel knows is available whatever the libseccomp version, and so that loading is one
+//! syscall (nothing is allocated or exported between the load and the notify fd's handoff).
+
+use super::profile::spec_name;
+use anyhow::{bail, Context, Result};
+use libseccomp::ScmpFilterContext;
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompFilterFlag};
+use std::io::{Read, Seek};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// A BPF program ready for seccomp(SECCOMP_SET_MODE_FILTER) and its flags.
+pub(super) struct Program {
+    filter: Vec<libc::sock_filter>,
+    pub(super) flags: libc::c_ulong,
+}
+
+fn flag_bit(f: LinuxSeccompFilterFlag) -> libc::c_ulong {
+    use LinuxSeccompFilterFlag::*;
+    match f {
+        SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+        SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+        SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+        SeccompFilterFlagWaitKillableRecv => libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+    }
+}
+
+fn seccomp_set_filter(flags: libc::c_ulong, prog: *const libc::sock_fprog) -> libc::c_long {
+    // Safety: the kernel reads `prog` (or faults on NULL).
+    unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            prog,
+        )
+    }
+}
+
+/// Whether the kernel knows these flags: with a NULL program it fails with EFAULT once the
+/// flags are accepted, EINVAL before (the probe libseccomp uses; nothing is installed).
+fn kernel_accepts(flags: libc::c_ulong) -> bool {
+    seccomp_set_filter(flags, std::ptr::null()) == -1
+        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+}
+
+/// The seccomp(2) flags for linux.seccomp.flags; `notify`: the filter has SCMP_ACT_NOTIFY rules.
+pub(super) fn flags(s: &LinuxSeccomp, notify: bool) -> Result<libc::c_ulong> {
+    let mut bits = 0;
+    for (i, f) in s.flags().iter().flatten().enumerate() {
+        let name = spec_name(f);
+        let mut bit = flag_bit(*f);
+        if bit == libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV {
+            if !notify {
+                // Only meaningful (and only accepted by the kernel) with a notify listener;
+                // libseccomp drops it the same way.
+                crate::logging::debug(&format!(
+                    "linux.seccomp.flags[{i}]: {name} ignored, the profile uses no SCMP_ACT_NOTIFY"
+                ));
+                continue;
+            }
+            bit |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        }
+        if !kernel_accepts(bit) {
+            bail!("linux.seccomp.flags[{i}]: {name} is not supported by the running kernel");
+        }
+        bits |= bit;
+    }
+    if notify {
+        bits |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        if bits & libc::SECCOMP_FILTER_FLAG_TSYNC != 0 {
+            // TSYNC reports a failing thread in the return value, which NEW_LISTENER needs.
+            bits |= libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+        }
+        if !kernel_accepts(bits) {
+            bail!("linux.seccomp: SCMP_ACT_NOTIFY needs seccomp user notification (Linux 5.0)");
+        }
+    }
+    Ok(bits)
+}
+
+impl Program {
+    /// libseccomp's BPF for `ctx`, exported through a memfd.
+    pub(super) fn export(ctx: &ScmpFilterContext, flags: libc::c_ulong) -> Result<Program> {
+        // Safety: memfd_create with a static name.
+        let fd = unsafe { libc::memfd_create(c"rt-seccomp-bpf".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error())
+                .context("memfd_create for the seccomp BPF");
+        }
+        // Safety: a fresh fd we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        ctx.export_bpf(&fd).context("export the seccomp BPF")?;
+        let mut file = std::fs::File::from(fd);
+        file.rewind().context("rewind the seccomp BPF")?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .context("read the seccomp BPF")?;
+        let size = std::mem::size_of::<libc::sock_filter>();
+        if bytes.is_empty() || bytes.len() % size != 0 || bytes.len() / size > u16::MAX as usize {
+            bail!(
+                "seccomp: libseccomp exported a BPF program of {} bytes",
+                bytes.len()
+            );
+        }
+        let filter = bytes
+            .chunks_exact(size)
+            .map(|c| libc::sock_filter {
+                code: u16::from_ne_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        Ok(Program { filter, flags })
+    }
+
+    /// Install the program on the calling thread: one seccomp(2) call. Returns the notify fd
+    /// when the program has SCMP_ACT_NOTIFY rules.
+    pub(super) fn install(&self) -> std::io::Result<Option<OwnedFd>> {
+        let prog = libc::sock_fprog {
+            len: self.filter.len() as u16,
+            filter: self.filter.as_ptr() as *mut libc::sock_filter,
+        };
+        let r = seccomp_set_filter(self.flags, &prog);
+        if r < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if r > 0 && self.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+            // Safety: the kernel just gave us this fd (close-on-exec).
+            return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as i32) }));
+        }
+        Ok(None)
+    }
+}
+
+/// Names of the bits in `flags`, for errors.
+pub(super) fn flag_names(flags: libc::c_ulong) -> String {
+    let names = [
+        (libc::SECCOMP_FILTER_FLAG_TSYNC, "TSYNC"),
+        (libc::SECCOMP_FILTER_FLAG_LOG, "LOG"),
+        (libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW, "SPEC_ALLOW"),
+        (libc::SECCOMP_FILTER_FLAG_NEW_LISTENER, "NEW_LISTENER"),
+        (libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH, "TSYNC_ESRCH"),
+        (
+            libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+            "WAIT_KILLABLE_RECV",
+        ),
+    ];
+    let v: Vec<&str> = names
+        .iter()
+        .filter(|(b, _)| flags & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join("|")
+    }
+}

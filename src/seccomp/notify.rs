@@ -1,0 +1,121 @@
+//! SCMP_ACT_NOTIFY: the connection to linux.seccomp.listenerPath and the handoff of the notify fd
+//! with the container process state (config-linux.md "The Container Process State").
+//!
+//! listenerPath is a host path, so the connection is made before the process enters the
+//! container's root ([`connect_listener`], in the init before pivot_root); the fd is sent right
+//! after the filter is loaded, with nothing but that sendmsg(2) in between.
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxSeccomp;
+use serde_json::{json, Value};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
+
+/// A connection to the listener and the message it gets.
+pub struct Conn {
+    sock: UnixStream,
+    message: Vec<u8>,
+}
+
+/// The connection made before pivot_root, picked up when the filter is compiled. A process-wide
+/// slot because the init is a single-threaded child that prepares exactly one process.
+static PENDING: Mutex<Option<Conn>> = Mutex::new(None);
+
+/// The pid of the calling process as the runtime sees it: /proc/self of the host's procfs, still
+/// mounted at /proc before pivot_root (getpid() answers in the container's PID namespace).
+fn runtime_pid() -> i64 {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| nix::unistd::getpid().as_raw() as i64)
+}
+
+/// Connect to linux.seccomp.listenerPath when the profile uses SCMP_ACT_NOTIFY, and keep the
+/// connection for the filter's load. `state` is the container's state (runtime.md); its `pid`
+/// is set to this process's. A no-op for profiles without NOTIFY (the spec: listenerPath is then
+/// ignored). Must run while host paths still resolve.
+pub fn connect_listener(s: Option<&LinuxSeccomp>, state: &Value) -> Result<()> {
+    let Some(s) = s else { return Ok(()) };
+    if !super::profile::uses_notify(s) {
+        return Ok(());
+    }
+    let Some(path) = s.listener_path() else {
+        bail!("linux.seccomp.listenerPath: required when SCMP_ACT_NOTIFY is used");
+    };
+    let sock = UnixStream::connect(path)
+        .with_context(|| format!("linux.seccomp.listenerPath: connect to {}", path.display()))?;
+    let pid = runtime_pid();
+    let mut state = state.clone();
+    state["pid"] = pid.into();
+    let mut msg = json!({
+        "ociVersion": state.get("ociVersion").cloned().unwrap_or_else(|| "1.2.0".into()),
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "state": state,
+    });
+    if let Some(m) = s.listener_metadata() {
+        msg["metadata"] = m.as_str().into();
+    }
+    let message = serde_json::to_vec(&msg).context("serialize the container process state")?;
+    *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Conn { sock, message });
+    Ok(())
+}
+
+/// The connection made by [`connect_listener`], if any.
+pub(super) fn take_pending() -> Option<Conn> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+impl Conn {
+    pub fn raw_fd(&self) -> i32 {
+        self.sock.as_raw_fd()
+    }
+
+    /// Send the state with `fd` in SCM_RIGHTS on the first sendmsg(2), the rest of a short write
+    /// without; then the connection is closed (dropped), as the spec requires.
+    pub(super) fn send(self, fd: OwnedFd) -> std::io::Result<()> {
+        const SPACE: usize =
+            unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
+        // u64 alignment for the cmsghdr.
+        let mut cbuf = [0u64; SPACE.div_ceil(8)];
+        let mut sent = 0;
+        let mut first = true;
+        while sent < self.message.len() {
+            let rest = &self.message[sent..];
+            let mut iov = libc::iovec {
+                iov_base: rest.as_ptr() as *mut libc::c_void,
+                iov_len: rest.len(),
+            };
+            // Safety: zeroed msghdr filled with pointers to live buffers.
+            let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+            mh.msg_iov = &mut iov;
+            mh.msg_iovlen = 1;
+            if first {
+                mh.msg_control = cbuf.as_mut_ptr().cast();
+                mh.msg_controllen = SPACE as _;
+                // Safety: the control buffer holds one cmsghdr with room for one fd.
+                unsafe {
+                    let c = libc::CMSG_FIRSTHDR(&mh);
+                    (*c).cmsg_level = libc::SOL_SOCKET;
+                    (*c).cmsg_type = libc::SCM_RIGHTS;
+                    (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as _;
+                    std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), fd.as_raw_fd());
+                }
+            }
+            // Safety: mh points to live buffers.
+            let n = unsafe { libc::sendmsg(self.sock.as_raw_fd(), &mh, libc::MSG_NOSIGNAL) };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            first = false;
+            sent += n as usize;
+        }
+        drop(fd);
+        Ok(())
+    }
+}
