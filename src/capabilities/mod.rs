@@ -69,10 +69,14 @@ pub fn apply(c: Option<&LinuxCapabilities>) -> Result<()> {
     caps::set(None, CapSet::Effective, &e).context("set effective capabilities")?;
     caps::set(None, CapSet::Permitted, &p).context("set permitted capabilities")?;
     caps::clear(None, CapSet::Ambient).context("clear ambient capabilities")?;
+    // As runc: an ambient capability the kernel refuses (it must be permitted and inheritable,
+    // and `runc spec` lists ambient ones without inheritable) is a warning, not a failure.
     for cap in a {
-        caps::raise(None, CapSet::Ambient, cap).with_context(|| {
-            format!("raise ambient capability {cap} (it must be permitted and inheritable)")
-        })?;
+        if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
+            crate::logging::warn(&format!(
+                "process.capabilities.ambient: cannot raise {cap} (it must be permitted and inheritable): {e}"
+            ));
+        }
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! The state store: `<root>/<id>/state.json`, written atomically (temp file, fsync, rename) and
+//! The state store: `<root>/<id>/state.json`, written atomically (temp file, rename) and
 //! guarded by an exclusive `flock` on the container's directory, so that commands on one container
 //! are serialised while commands on different containers never wait for each other.
 
@@ -158,8 +158,9 @@ impl Locked {
                 .truncate(true)
                 .mode(0o600)
                 .open(&tmp)?;
+            // No fsync: the rename is what makes the update atomic for other rt commands, and
+            // the state root is a tmpfs (/run) that does not outlive a crash anyway.
             f.write_all(&data)?;
-            f.sync_all()?;
             std::fs::rename(&tmp, self.state_path())
         };
         write().with_context(|| format!("write {}", self.state_path().display()))

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of rt vs crun vs runc (issue 9).
+#
+#   sudo ./bench/run.sh            # full run (~3-4 minutes)
+#   ITERATIONS=5 SCALE=10 SCALE_ROUNDS=1 RSS_SAMPLES=3 sudo -E ./bench/run.sh   # quick check
+#
+# Installs crun, runc and time from Debian, builds rt (cargo build --release),
+# builds a busybox rootfs with scripts/mkrootfs.sh, then:
+#  1. in a private mount namespace with the cgroup-v1-only view crun 1.8.1
+#     needs (see /work/shared/docs/testing.md), runs rt, crun and runc
+#     interleaved on the same bundles;
+#  2. runs rt alone on the host cgroup layout as it is (hybrid).
+# Prints a markdown table (also saved as bench/results/latest.md) with medians,
+# min-max and ratios to crun. Everything it creates (containers, cgroups
+# /sys/fs/cgroup/*/rt-bench, the temp dir) is removed on exit, even when
+# interrupted.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$HERE")
+ITERATIONS=${ITERATIONS:-50}
+WARMUP=${WARMUP:-3}
+SCALE=${SCALE:-100}
+RSS_SAMPLES=${RSS_SAMPLES:-10}
+SCALE_ROUNDS=${SCALE_ROUNDS:-3}
+HOST_ITERATIONS=${HOST_ITERATIONS:-$ITERATIONS}
+
+die() { echo "bench: $*" >&2; exit 1; }
+[[ $(id -u) -eq 0 ]] || die "must run as root (sudo ./bench/run.sh)"
+
+# --- tools ------------------------------------------------------------------
+need=()
+command -v crun >/dev/null || need+=(crun)
+command -v runc >/dev/null || need+=(runc)
+[[ -x /usr/bin/time ]] || need+=(time)
+command -v strip >/dev/null || need+=(binutils)
+command -v unshare >/dev/null || need+=(util-linux)
+if ((${#need[@]})); then
+    echo "bench: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${need[@]}" >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
+fi
+
+if [[ -z ${RT_BIN:-} ]]; then
+    (cd "$REPO" && cargo build --release -q) || die "cargo build --release failed"
+    RT_BIN=$REPO/target/release/rt
+fi
+[[ -x $RT_BIN ]] || die "no rt binary at $RT_BIN"
+
+# --- temp dir and cleanup ----------------------------------------------------
+TMP=$(mktemp -d /tmp/rt-bench.XXXXXX)
+child=
+cleanup() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM HUP
+    if [[ -n $child ]]; then kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; fi
+    "$HERE/cleanup.sh" "$TMP" || true
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# Run a command in the background and wait for it, so that a signal to this
+# script reaches the trap at once (and is forwarded to the command).
+run_bg() {
+    "$@" &
+    child=$!
+    local rc=0
+    wait "$child" || rc=$?
+    child=
+    return "$rc"
+}
+
+[[ -z $(ls -d /sys/fs/cgroup/*/rt-bench 2>/dev/null) ]] ||
+    die "/sys/fs/cgroup/*/rt-bench exists: another benchmark running? (remove it if not)"
+
+mkdir -p "$TMP/bin"
+cp "$RT_BIN" "$TMP/bin/rt" # a snapshot: the tree may be rebuilt meanwhile
+CRUN=$(command -v crun)
+RUNC=$(command -v runc)
+"$REPO/scripts/mkrootfs.sh" "$TMP/rootfs"
+
+# Binary sizes (stripped copies).
+for r in rt crun runc; do
+    case $r in rt) b=$TMP/bin/rt ;; crun) b=$CRUN ;; runc) b=$RUNC ;; esac
+    strip -o "$TMP/bin/$r.stripped" "$b"
+    echo "$r $(stat -c %s "$TMP/bin/$r.stripped") $(stat -c %s "$b") $( (ldd "$b" 2>&1 || true) | grep -c '=>')" 
+done >"$TMP/sizes.txt"
+
+versions="rt $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo '+dirty'); $(crun --version | head -1); $(runc --version | head -1)"
+
+common=(--tmp "$TMP" --rootfs "$TMP/rootfs" --warmup "$WARMUP" --scale "$SCALE" --scale-rounds "$SCALE_ROUNDS" --rss-samples "$RSS_SAMPLES")
+start=$(date +%s)
+echo "bench: 1/2 rt, crun, runc interleaved, private cgroup-v1 view ($ITERATIONS iterations)" >&2
+run_bg unshare --mount --propagation private "$HERE/privview.sh" \
+    python3 "$HERE/reaper.py" python3 "$HERE/bench.py" --view private "${common[@]}" \
+    --iterations "$ITERATIONS" --runtime rt="$TMP/bin/rt" --runtime crun="$CRUN" --runtime runc="$RUNC" \
+    --out "$TMP/private.json" || echo "bench: private-view run exited $?" >&2
+echo "bench: 2/2 rt on the host cgroup layout ($HOST_ITERATIONS iterations)" >&2
+run_bg python3 "$HERE/reaper.py" python3 "$HERE/bench.py" --view host "${common[@]}" \
+    --iterations "$HOST_ITERATIONS" --runtime rt="$TMP/bin/rt" \
+    --out "$TMP/host.json" || echo "bench: host run exited $?" >&2
+elapsed=$(($(date +%s) - start))
+
+mkdir -p "$HERE/results"
+python3 "$HERE/report.py" --private "$TMP/private.json" --host "$TMP/host.json" --sizes "$TMP/sizes.txt" \
+    --versions "$versions" --elapsed "$elapsed" | tee "$HERE/results/latest.md"
