@@ -180,8 +180,9 @@ fn setup(o: &ExecOptions, root: &OwnedFd, chan: &Channel) -> Result<Exec> {
         preserve_fds: o.preserve_fds,
         keep_fds: &[chan.raw_fd()],
     })?;
-    chan.send(&FromInit::Ready, None)?;
-    // Safety: plain prctl. From here on the process outlives a detached `exec`.
+    // Safety: plain prctl. From here on the process outlives a detached `exec`, which may exit
+    // as soon as it reads Ready: clear the death signal first.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    chan.send(&FromInit::Ready, None)?;
     Ok(exec)
 }

@@ -167,9 +167,10 @@ fn setup(
         ],
     })?;
 
-    chan.send(&FromInit::Ready, None)?;
-    // Safety: plain prctl. From here on the init outlives `create`.
+    // Safety: plain prctl. From here on the init outlives `create`, which may exit as soon as it
+    // reads Ready: clear the death signal first, or that exit would kill us.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    chan.send(&FromInit::Ready, None)?;
     if !super::fifo::wait(opts.fifo) {
         unsafe { libc::_exit(1) }
     }
