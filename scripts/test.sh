@@ -66,8 +66,10 @@ check_leaks() {
         echo "test: leaked cgroup $d" >&2
         leaks=1
     done
-    if grep -F " $repo/target/" /proc/self/mountinfo >&2; then
-        echo "test: leaked mounts (above)" >&2
+    local new
+    new=$(comm -13 <(printf '%s\n' "$mounts_before") <(mount_points))
+    if [[ -n $new ]]; then
+        printf 'test: leaked mount %s\n' $new >&2
         leaks=1
     fi
     if [[ -d target/tmp/rt-state ]] && [[ -n $(ls -A target/tmp/rt-state) ]]; then
@@ -79,6 +81,9 @@ check_leaks() {
     done
     return "$leaks"
 }
+
+mount_points() { cut -d' ' -f5 /proc/self/mountinfo | sort; }
+mounts_before=$(mount_points)
 
 say "cargo test -- --test-threads=4 $*"
 status=0
