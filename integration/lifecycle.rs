@@ -364,7 +364,10 @@ impl NetNs {
         // Wait until unshare has exec'd sleep inside the new namespace.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while ns(&me.0.id().to_string(), "net") == ns("self", "net") {
-            assert!(std::time::Instant::now() < deadline, "unshare --net did not start");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "unshare --net did not start"
+            );
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
         me

@@ -532,3 +532,60 @@ fn notify_listener_gets_the_fd_of_an_exec_process_too() {
     let out = out.ok();
     assert!(out.stdout.contains("Invalid cross-device link"), "{out:?}");
 }
+
+#[test]
+fn lsm_labels_on_a_host_without_them_are_a_clear_error() {
+    for (field, value, needle) in [
+        (
+            "apparmorProfile",
+            "rt-test-profile",
+            "AppArmor is not enabled",
+        ),
+        (
+            "selinuxLabel",
+            "system_u:system_r:container_t:s0",
+            "SELinux is not enabled",
+        ),
+    ] {
+        let mut c = Container::new("lsm");
+        c.config["process"][field] = json!(value);
+        c.create().fails_with(needle);
+        assert_nothing_left(&c);
+    }
+}
+
+#[test]
+fn personality_scheduler_and_io_priority_are_applied() {
+    let mut c = Container::new("sched");
+    c.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    c.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    c.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+    c.args(&["sleep", "1000"]);
+    c.create().ok();
+    c.start().ok();
+    let pid = c.pid();
+    // /proc/<pid>/stat: field 19 is nice, 41 the scheduling policy (SCHED_BATCH = 3).
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[19 - 3], "7", "nice: {stat}");
+    assert_eq!(fields[41 - 3], "3", "policy: {stat}");
+    let ionice = std::process::Command::new("ionice")
+        .arg("-p")
+        .arg(pid.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&ionice.stdout).trim(), "idle");
+    let out = c.rt(&["exec", &c.id, "uname", "-m"]).ok();
+    assert_eq!(
+        out.stdout.trim(),
+        "i686",
+        "exec.d processes get linux.personality too"
+    );
+    let persona = std::fs::read_to_string(format!("/proc/{pid}/personality")).unwrap();
+    assert_eq!(persona.trim(), "00000008", "PER_LINUX32");
+}

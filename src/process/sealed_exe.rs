@@ -3,16 +3,21 @@
 //! if its final exec is redirected to `/proc/self/exe` (a `#!/proc/self/exe` script, a symlink),
 //! they can reopen the runtime's binary through `/proc/<pid>/exe` and overwrite it on the host.
 //!
-//! Defence: such commands re-execute the runtime from a sealed memfd copy of its binary (as runc
-//! and crun do), so `/proc/<pid>/exe` is a copy that cannot be written. It costs one copy of the
-//! binary and one exec, so it is paid only where another process can see us.
+//! Defence: such commands re-execute the runtime through a binary that cannot be written:
+//! - nothing to do when it already sits on a read-only mount (or is a sealed memfd);
+//! - else through a detached, read-only bind mount of itself (open_tree + mount_setattr): no
+//!   copy and nothing visible in any mount table, so it costs one exec from the page cache;
+//! - else (no new mount API) from a sealed memfd copy, as runc and crun do, which also costs a
+//!   copy of the binary.
 
 use crate::errno::SysContext;
+use crate::rootfs::mountapi;
 use anyhow::{Context, Result};
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use std::ffi::CString;
 use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 
 const SEALS: SealFlag = SealFlag::F_SEAL_SEAL
@@ -20,22 +25,31 @@ const SEALS: SealFlag = SealFlag::F_SEAL_SEAL
     .union(SealFlag::F_SEAL_GROW)
     .union(SealFlag::F_SEAL_WRITE);
 
-/// True when the running binary is already a sealed copy.
-fn is_sealed(exe: &File) -> bool {
-    fcntl(exe, FcntlArg::F_GET_SEALS).is_ok_and(|s| SealFlag::from_bits_truncate(s).contains(SEALS))
+/// True when nobody can write the running binary through /proc/<pid>/exe.
+fn is_protected(exe: &File) -> bool {
+    let sealed = fcntl(exe, FcntlArg::F_GET_SEALS)
+        .is_ok_and(|s| SealFlag::from_bits_truncate(s).contains(SEALS));
+    let read_only = nix::sys::statvfs::fstatvfs(exe)
+        .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+    sealed || read_only
 }
 
-/// Re-execute from a sealed copy unless we already run from one. Returns only if we do.
+/// Re-execute from a binary that cannot be written, unless we already run from one. Returns
+/// only if we do.
 pub fn ensure() -> Result<()> {
-    let mut exe = File::open("/proc/self/exe").sys(|| "open /proc/self/exe")?;
-    if is_sealed(&exe) {
+    let exe = File::open("/proc/self/exe").sys(|| "open /proc/self/exe")?;
+    if is_protected(&exe) {
         return Ok(());
     }
-    let memfd = memfd_create("rt", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
-        .sys(|| "memfd_create for a sealed copy of the runtime")?;
-    let mut copy = File::from(memfd);
-    std::io::copy(&mut exe, &mut copy).context("copy the runtime's binary into a memfd")?;
-    fcntl(&copy, FcntlArg::F_ADD_SEALS(SEALS)).sys(|| "seal the runtime's copy")?;
+    let image = match read_only_mount() {
+        Ok(fd) => fd,
+        Err(e) => {
+            crate::logging::debug(&format!(
+                "read-only bind of the runtime failed ({e:#}); using a sealed copy"
+            ));
+            sealed_copy(exe)?
+        }
+    };
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.into_vec()))
         .collect::<Result<_, _>>()
@@ -49,7 +63,33 @@ pub fn ensure() -> Result<()> {
         })
         .collect::<Result<_, _>>()
         .context("environment variable with a NUL byte")?;
-    let err = nix::unistd::execveat(&copy, c"", &args, &env, nix::fcntl::AtFlags::AT_EMPTY_PATH)
-        .unwrap_err();
-    Err(err).sys(|| "re-execute the runtime from its sealed copy")
+    let err = nix::unistd::execveat(
+        image.as_fd(),
+        c"",
+        &args,
+        &env,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
+    )
+    .unwrap_err();
+    Err(err).sys(|| "re-execute the runtime from a read-only image")
+}
+
+/// A detached read-only bind mount of our own binary.
+fn read_only_mount() -> Result<OwnedFd> {
+    let tree = mountapi::clone_tree("/proc/self/exe", false)?;
+    let attr = mountapi::MountAttr {
+        attr_set: mountapi::MOUNT_ATTR_RDONLY,
+        ..Default::default()
+    };
+    mountapi::setattr(tree.as_raw_fd(), &attr, false)?;
+    Ok(tree)
+}
+
+fn sealed_copy(mut exe: File) -> Result<OwnedFd> {
+    let memfd = memfd_create("rt", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
+        .sys(|| "memfd_create for a sealed copy of the runtime")?;
+    let mut copy = File::from(memfd);
+    std::io::copy(&mut exe, &mut copy).context("copy the runtime's binary into a memfd")?;
+    fcntl(&copy, FcntlArg::F_ADD_SEALS(SEALS)).sys(|| "seal the runtime's copy")?;
+    Ok(copy.into())
 }
