@@ -343,19 +343,7 @@ fn exec_into_a_no_pivot_and_a_user_namespace_container() {
     );
 
     let mut c = Container::new("userns");
-    let root = c.own_rootfs();
-    let st = std::process::Command::new("chown")
-        .args(["-R", "100000:100000"])
-        .arg(&root)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    c.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    c.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    c.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c.user_namespace();
     c.args(&["sleep", "1000"]);
     c.create().ok();
     c.start().ok();

@@ -320,22 +320,7 @@ fn no_pivot_chroots_into_the_rootfs() {
 #[test]
 fn user_namespace_with_maps() {
     let mut c = Container::new("userns");
-    let root = c.own_rootfs();
-    // Files of the image must belong to the mapped range to be usable.
-    let st = std::process::Command::new("chown")
-        .args(["-R", "100000:100000"])
-        .arg(&root)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    c.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({"type": "user"}));
-    c.config["linux"]["uidMappings"] =
-        serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    c.config["linux"]["gidMappings"] =
-        serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let root = c.user_namespace();
     // sysfs cannot be mounted fresh in a userns without its own netns owner; keep the config's.
     c.sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; echo x > /tmp/f && stat -c %u /tmp/f");
     let out = c.run().ok();

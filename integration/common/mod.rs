@@ -190,6 +190,26 @@ impl Container {
         dst
     }
 
+    /// A user namespace mapping container ids 0-65535 to host 100000+, over a private rootfs
+    /// owned by the mapped root (so that the image is usable); returns the rootfs path.
+    pub fn user_namespace(&mut self) -> PathBuf {
+        let root = self.own_rootfs();
+        let st = Command::new("chown")
+            .args(["-R", "100000:100000"])
+            .arg(&root)
+            .status()
+            .unwrap();
+        assert!(st.success(), "chown the rootfs");
+        self.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        self.config["linux"]["uidMappings"] = map.clone();
+        self.config["linux"]["gidMappings"] = map;
+        root
+    }
+
     pub fn args(&mut self, args: &[&str]) -> &mut Self {
         self.config["process"]["args"] = json!(args);
         self

@@ -85,16 +85,7 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
                 .sys(|| format!("add pid {pid} to {}", procs.display()))?;
         }
         parent_end.send(&ToInit::Go, None)?;
-        let mut console_master = None;
-        loop {
-            match parent_end.recv::<FromInit>()? {
-                Some((FromInit::Ready, _)) => break,
-                Some((FromInit::ConsoleMaster, fd)) => console_master = fd,
-                Some((FromInit::Error(msg), _)) => bail!("{msg}"),
-                Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
-                None => bail!("the exec'd process exited during setup without reporting an error"),
-            }
-        }
+        let console_master = super::wait_ready(&parent_end, None, "the exec'd process")?;
         Ok(Spawned {
             pid,
             channel: parent_end,

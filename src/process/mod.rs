@@ -159,19 +159,11 @@ pub fn spawn(
         }
         crate::cgroups::add_process(placement, pid)?;
         parent_end.send(&ToInit::Go, None)?;
-        let mut console_master = None;
-        loop {
-            match parent_end.recv::<FromInit>()? {
-                Some((FromInit::Ready, _)) => break,
-                Some((FromInit::ConsoleMaster, fd)) => console_master = fd,
-                Some((FromInit::RuntimeHooks, _)) => {
-                    parent.runtime_hooks()?;
-                    parent_end.send(&ToInit::HooksDone, None)?;
-                }
-                Some((FromInit::Error(msg), _)) => bail!("{msg}"),
-                None => bail!("container init exited during setup without reporting an error"),
-            }
-        }
+        let console_master = wait_ready(
+            &parent_end,
+            Some(&mut || parent.runtime_hooks()),
+            "container init",
+        )?;
         Ok(Spawned {
             pid,
             channel: parent_end,
@@ -182,6 +174,32 @@ pub fn spawn(
         kill_and_reap(pid);
     }
     result
+}
+
+/// Serve the child's setup until it reports Ready: keep the pty master it may send, run the
+/// runtime-side hooks when it asks (`hooks`; a child without hooks must not ask), and turn its
+/// error or its silent death into ours.
+fn wait_ready(
+    chan: &Channel,
+    mut hooks: Option<&mut dyn FnMut() -> Result<()>>,
+    who: &str,
+) -> Result<Option<OwnedFd>> {
+    let mut console_master = None;
+    loop {
+        match chan.recv::<FromInit>()? {
+            Some((FromInit::Ready, _)) => return Ok(console_master),
+            Some((FromInit::ConsoleMaster, fd)) => console_master = fd,
+            Some((FromInit::RuntimeHooks, _)) => match hooks.as_mut() {
+                Some(run) => {
+                    run()?;
+                    chan.send(&ToInit::HooksDone, None)?;
+                }
+                None => bail!("{who}: asked for runtime hooks"),
+            },
+            Some((FromInit::Error(msg), _)) => bail!("{msg}"),
+            None => bail!("{who} exited during setup without reporting an error"),
+        }
+    }
 }
 
 /// linux.timeOffsets rendered for /proc/<pid>/timens_offsets, if any.
