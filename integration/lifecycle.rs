@@ -182,7 +182,7 @@ fn process_attributes_are_what_the_config_says() {
 }
 
 #[test]
-fn no_new_privileges_off_and_default_oom_score() {
+fn no_new_privileges_off() {
     let mut c = Container::new("nnp0");
     c.config["process"]["noNewPrivileges"] = serde_json::json!(false);
     c.sh("grep NoNewPrivs /proc/self/status");

@@ -79,25 +79,19 @@ pub fn run(ctx: &Context, a: Args) -> Result<i32> {
 
 fn exec(ctx: &Context, a: Args) -> Result<i32> {
     crate::container::id::validate(&a.id)?;
-    let process = match &a.process {
-        Some(path) => from_file(&a, path)?,
-        None => from_flags(ctx, &a)?,
+    let opts = ExecOptions {
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
+        preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+        sub_cgroups: a.cgroup.clone(),
     };
-    container::bundle::validate_process(&process)?;
-    container::exec(
-        ctx,
-        &a.id,
-        &ExecOptions {
-            process,
-            detach: a.detach,
-            pid_file: a.pid_file,
-            console_socket: a.console_socket,
-            pidfd_socket: a.pidfd_socket,
-            preserve_fds: a.preserve_fds,
-            ignore_paused: a.ignore_paused,
-            sub_cgroups: a.cgroup,
-        },
-    )
+    container::exec(ctx, &a.id, &opts, |base| match &a.process {
+        Some(path) => from_file(&a, path),
+        None => from_flags(&a, base),
+    })
 }
 
 /// `--process FILE`: the whole process, as managers pass it. The flags that describe the
@@ -131,12 +125,11 @@ fn from_file(a: &Args, path: &std::path::Path) -> Result<Process> {
 }
 
 /// COMMAND and flags over the container's own process, as runc builds it.
-fn from_flags(ctx: &Context, a: &Args) -> Result<Process> {
+fn from_flags(a: &Args, base: Option<&Process>) -> Result<Process> {
     if a.command.is_empty() {
         bail!("exec args cannot be empty");
     }
-    let spec = container::exec_config(ctx, &a.id)?;
-    let mut p = spec.process().clone().unwrap_or_default();
+    let mut p = base.cloned().unwrap_or_default();
     p.set_args(Some(a.command.clone()));
     p.set_terminal(Some(a.tty));
     p.set_console_size(None);

@@ -15,6 +15,8 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub rootfs: PathBuf,
     pub spec: Spec,
+    /// config.json as read, kept with the container's state for `exec`.
+    pub raw: Vec<u8>,
 }
 
 pub fn load(dir: &Path) -> Result<Bundle> {
@@ -42,7 +44,12 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     }
     let rootfs = std::fs::canonicalize(&rootfs)
         .sys(|| format!("rootfs {:?}", rootfs.display().to_string()))?;
-    Ok(Bundle { dir, rootfs, spec })
+    Ok(Bundle {
+        dir,
+        rootfs,
+        spec,
+        raw,
+    })
 }
 
 fn read_config(path: &Path) -> Result<Vec<u8>> {

@@ -84,6 +84,8 @@ pub(super) fn create_parked(
                 .collect();
             crate::cgroups::apply_resources(p, r, &nodes)?;
         }
+        std::fs::write(locked.config_path(), &b.raw)
+            .sys(|| format!("write {}", locked.config_path().display()))?;
         let fifo = process::fifo::create(&locked.fifo_path())?;
         let error_file: OwnedFd = std::fs::OpenOptions::new()
             .write(true)
@@ -102,7 +104,6 @@ pub(super) fn create_parked(
             created: crate::timestamp::now_rfc3339_nanos(),
             annotations: b.spec.annotations().clone().unwrap_or_else(HashMap::new),
             hooks: b.spec.hooks().clone(),
-            config: Some(Box::new(b.spec.clone())),
             init_start_time: 0,
             own_pid_ns: own_pid_namespace(&b.spec),
             cgroup_paths: p.paths.clone(),

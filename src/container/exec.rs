@@ -9,14 +9,13 @@ use crate::errno::SysContext;
 use crate::process::channel::FromInit;
 use crate::process::exec::ExecOptions as ProcessOptions;
 use crate::process::Console;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{Process, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub struct ExecOptions {
-    pub process: Process,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
@@ -27,17 +26,14 @@ pub struct ExecOptions {
     pub sub_cgroups: Vec<String>,
 }
 
-/// The container's config (saved at create), for the caller to build the process from.
-pub fn config(ctx: &Context, id: &str) -> Result<Spec> {
-    let locked = open_existing(ctx, id)?;
-    let (state, _) = load(&locked, id)?;
-    match state.config {
-        Some(c) => Ok(*c),
-        None => super::bundle::load(&state.bundle).map(|b| b.spec),
-    }
-}
-
-pub fn exec(ctx: &Context, id: &str, o: &ExecOptions) -> Result<i32> {
+/// Run a process in container `id`. `build` makes it from the container's own process (config.json
+/// as saved at create), as the caller's flags or process file say.
+pub fn exec(
+    ctx: &Context,
+    id: &str,
+    o: &ExecOptions,
+    build: impl FnOnce(Option<&Process>) -> Result<Process>,
+) -> Result<i32> {
     // The container's processes will see ours before it execs.
     crate::process::sealed_exe::ensure()?;
     let locked = open_existing(ctx, id)?;
@@ -50,10 +46,12 @@ pub fn exec(ctx: &Context, id: &str, o: &ExecOptions) -> Result<i32> {
         Status::Creating => bail!("cannot exec in a container that is still being created"),
         _ => {}
     }
-    let spec = match &state.config {
-        Some(c) => (**c).clone(),
-        None => super::bundle::load(&state.bundle)?.spec,
-    };
+    let config = locked.config_path();
+    let raw = std::fs::read(&config).sys(|| format!("read {}", config.display()))?;
+    let spec: Spec =
+        super::bundle::parse(&raw).with_context(|| format!("parse {}", config.display()))?;
+    let process = build(spec.process().as_ref())?;
+    super::bundle::validate_process(&process)?;
     // The pidfd pins the init: with the start time checked, it is our init and stays so.
     let pidfd = super::kill::pidfd_open(state.pid);
     let Some(pidfd) =
@@ -63,7 +61,7 @@ pub fn exec(ctx: &Context, id: &str, o: &ExecOptions) -> Result<i32> {
     };
     drop(locked);
 
-    let terminal = o.process.terminal().unwrap_or(false);
+    let terminal = process.terminal().unwrap_or(false);
     let console = match (&o.console_socket, terminal) {
         (Some(path), true) => Console::Socket(connect(path, "console")?),
         (Some(_), false) => {
@@ -94,13 +92,13 @@ pub fn exec(ctx: &Context, id: &str, o: &ExecOptions) -> Result<i32> {
     let cgroups = cgroup_dirs(&state.cgroup_paths, &o.sub_cgroups)?;
     crate::logging::debug(&format!(
         "exec {id}: {:?} in namespaces {namespaces:?}, cgroups {cgroups:?}",
-        o.process.args()
+        process.args()
     ));
     let spawned = crate::process::exec::spawn(&ProcessOptions {
         init_pidfd: &pidfd,
         init_pid: state.pid,
         namespaces,
-        process: &o.process,
+        process: &process,
         linux: spec.linux().as_ref(),
         cgroups: &cgroups,
         console,

@@ -15,7 +15,7 @@ pub mod status;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
-pub use exec::{config as exec_config, exec, ExecOptions};
+pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use list::list;
 pub use run::run;

@@ -16,6 +16,9 @@ pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 /// Where the init writes why it failed after `create` returned (read by `start`).
 pub const INIT_ERROR: &str = "init.err";
+/// config.json as it was at create, for `exec` (its namespaces, process defaults, seccomp). A
+/// file of its own, so that the commands that only need the state never parse it.
+pub const CONFIG_FILE: &str = "config.json";
 
 /// What is kept on disk. The OCI fields come first; the rest is rt's own bookkeeping.
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -33,10 +36,6 @@ pub struct State {
     /// The hooks of config.json as it was at create: later edits must not change the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
-    /// config.json as it was at create: `exec` takes the container's namespaces, process
-    /// defaults and seccomp profile from it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<Box<oci_spec::runtime::Spec>>,
     /// Start time of the init (field 22 of /proc/<pid>/stat), so a reused PID is never mistaken
     /// for our init.
     #[serde(rename = "initStartTime")]
@@ -129,6 +128,10 @@ impl Locked {
 
     pub fn init_error_path(&self) -> PathBuf {
         self.dir.join(INIT_ERROR)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
     }
 
     pub fn fifo_path(&self) -> PathBuf {

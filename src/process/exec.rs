@@ -139,7 +139,8 @@ fn setup(o: &ExecOptions, root: &OwnedFd, chan: &Channel) -> Result<Exec> {
         None => bail!("runtime exited during setup"),
     }
     // listenerPath is a host path: connect before entering the container's mount namespace.
-    crate::seccomp::connect_listener(o.linux.and_then(|l| l.seccomp().as_ref()), &o.state)?;
+    let seccomp_listener =
+        crate::seccomp::connect_listener(o.linux.and_then(|l| l.seccomp().as_ref()), &o.state)?;
     if let Some(fin) = affinity(o.process, false) {
         super::sched::set_affinity(0, fin, "process.execCPUAffinity.final")?;
     }
@@ -165,11 +166,12 @@ fn setup(o: &ExecOptions, root: &OwnedFd, chan: &Channel) -> Result<Exec> {
             Console::None => bail!("process.terminal is set but no console socket was given"),
         }
     }
-    let exec = prepare::prepare(&prepare::Options {
+    let exec = prepare::prepare(prepare::Options {
         process: o.process,
         linux: o.linux,
         preserve_fds: o.preserve_fds,
         keep_fds: &[chan.raw_fd()],
+        seccomp_listener,
     })?;
     // Safety: plain prctl. From here on the process outlives a detached `exec`, which may exit
     // as soon as it reads Ready: clear the death signal first.

@@ -99,7 +99,7 @@ fn setup(
         crate::hooks::run_all("createContainer", list, &hook_state("creating"))
     };
     // listenerPath is a host path: connect while it still resolves.
-    crate::seccomp::connect_listener(
+    let seccomp_listener = crate::seccomp::connect_listener(
         spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
         &hook_state("creating"),
     )?;
@@ -156,7 +156,7 @@ fn setup(
     if !opts.no_new_keyring {
         join_session_keyring(opts.id)?;
     }
-    let exec = prepare::prepare(&prepare::Options {
+    let exec = prepare::prepare(prepare::Options {
         process,
         linux: spec.linux().as_ref(),
         preserve_fds: opts.preserve_fds,
@@ -165,6 +165,7 @@ fn setup(
             std::os::fd::AsRawFd::as_raw_fd(opts.fifo),
             std::os::fd::AsRawFd::as_raw_fd(opts.error_file),
         ],
+        seccomp_listener,
     })?;
 
     // Safety: plain prctl. From here on the init outlives `create`, which may exit as soon as it

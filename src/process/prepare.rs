@@ -16,6 +16,8 @@ pub struct Options<'a> {
     pub preserve_fds: i32,
     /// Descriptors the caller still needs until exec (all close-on-exec).
     pub keep_fds: &'a [RawFd],
+    /// The connection to linux.seccomp.listenerPath, made while host paths resolved.
+    pub seccomp_listener: Option<seccomp::Listener>,
 }
 
 /// The final step, prepared ahead so that a missing binary is reported before anything runs.
@@ -42,7 +44,7 @@ pub fn cstring(s: &str, what: &str) -> Result<CString> {
     CString::new(s).with_context(|| format!("{what} {s:?} contains a NUL byte"))
 }
 
-pub fn prepare(o: &Options) -> Result<Exec> {
+pub fn prepare(o: Options) -> Result<Exec> {
     let process = o.process;
     rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
     if let Some(p) = o.linux.and_then(|l| l.personality().as_ref()) {
@@ -65,7 +67,7 @@ pub fn prepare(o: &Options) -> Result<Exec> {
 
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     let filter = match o.linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(seccomp::Filter::compile(s)?),
+        Some(s) => Some(seccomp::Filter::compile(s, o.seccomp_listener)?),
         None => None,
     };
     // Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held; a notify

@@ -82,14 +82,9 @@ pub(super) fn flags(s: &LinuxSeccomp, notify: bool) -> Result<libc::c_ulong> {
 impl Program {
     /// libseccomp's BPF for `ctx`, exported through a memfd.
     pub(super) fn export(ctx: &ScmpFilterContext, flags: libc::c_ulong) -> Result<Program> {
-        // Safety: memfd_create with a static name.
-        let fd = unsafe { libc::memfd_create(c"rt-seccomp-bpf".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error())
-                .context("memfd_create for the seccomp BPF");
-        }
-        // Safety: a fresh fd we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd =
+            nix::sys::memfd::memfd_create("rt-seccomp-bpf", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .context("memfd_create for the seccomp BPF")?;
         ctx.export_bpf(&fd).context("export the seccomp BPF")?;
         let mut file = std::fs::File::from(fd);
         file.rewind().context("rewind the seccomp BPF")?;

@@ -16,7 +16,7 @@ mod load;
 mod notify;
 mod profile;
 
-pub use notify::connect_listener;
+pub use notify::{connect_listener, Conn as Listener};
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxSeccomp;
@@ -29,7 +29,8 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn compile(s: &LinuxSeccomp) -> Result<Filter> {
+    /// `listener`: what [`connect_listener`] returned for this profile.
+    pub fn compile(s: &LinuxSeccomp, listener: Option<Listener>) -> Result<Filter> {
         if s.listener_metadata().is_some() && s.listener_path().is_none() {
             bail!("linux.seccomp.listenerMetadata: set without listenerPath");
         }
@@ -41,7 +42,7 @@ impl Filter {
             if s.listener_path().is_none() {
                 bail!("linux.seccomp.listenerPath: required when SCMP_ACT_NOTIFY is used");
             }
-            Some(notify::take_pending().context(
+            Some(listener.context(
                 "linux.seccomp.listenerPath: not connected before entering the container \
                  (SCMP_ACT_NOTIFY is not supported for this process)",
             )?)
@@ -98,7 +99,10 @@ mod tests {
     }
 
     fn err(j: &str) -> String {
-        format!("{:#}", Filter::compile(&parse(j)).err().expect("an error"))
+        format!(
+            "{:#}",
+            Filter::compile(&parse(j), None).err().expect("an error")
+        )
     }
 
     #[test]
@@ -114,7 +118,7 @@ mod tests {
                             {"names":["sync"],"action":"SCMP_ACT_LOG"},
                             {"names":["syncfs"],"action":"SCMP_ACT_TRAP"},
                             {"names":["acct"],"action":"SCMP_ACT_KILL"}]}"#,
-        ))
+        ), None)
         .unwrap();
     }
 

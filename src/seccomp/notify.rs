@@ -10,17 +10,12 @@ use oci_spec::runtime::LinuxSeccomp;
 use serde_json::{json, Value};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Mutex;
 
 /// A connection to the listener and the message it gets.
 pub struct Conn {
     sock: UnixStream,
     message: Vec<u8>,
 }
-
-/// The connection made before pivot_root, picked up when the filter is compiled. A process-wide
-/// slot because the init is a single-threaded child that prepares exactly one process.
-static PENDING: Mutex<Option<Conn>> = Mutex::new(None);
 
 /// The pid of the calling process as the runtime sees it: /proc/self of the host's procfs, still
 /// mounted at /proc before pivot_root (getpid() answers in the container's PID namespace).
@@ -31,14 +26,14 @@ fn runtime_pid() -> i64 {
         .unwrap_or_else(|| nix::unistd::getpid().as_raw() as i64)
 }
 
-/// Connect to linux.seccomp.listenerPath when the profile uses SCMP_ACT_NOTIFY, and keep the
-/// connection for the filter's load. `state` is the container's state (runtime.md); its `pid`
+/// Connect to linux.seccomp.listenerPath when the profile uses SCMP_ACT_NOTIFY; the connection
+/// is handed to [`super::Filter::compile`] for the filter's load. `state` is the container's state (runtime.md); its `pid`
 /// is set to this process's. A no-op for profiles without NOTIFY (the spec: listenerPath is then
 /// ignored). Must run while host paths still resolve.
-pub fn connect_listener(s: Option<&LinuxSeccomp>, state: &Value) -> Result<()> {
-    let Some(s) = s else { return Ok(()) };
+pub fn connect_listener(s: Option<&LinuxSeccomp>, state: &Value) -> Result<Option<Conn>> {
+    let Some(s) = s else { return Ok(None) };
     if !super::profile::uses_notify(s) {
-        return Ok(());
+        return Ok(None);
     }
     let Some(path) = s.listener_path() else {
         bail!("linux.seccomp.listenerPath: required when SCMP_ACT_NOTIFY is used");
@@ -58,13 +53,7 @@ pub fn connect_listener(s: Option<&LinuxSeccomp>, state: &Value) -> Result<()> {
         msg["metadata"] = m.as_str().into();
     }
     let message = serde_json::to_vec(&msg).context("serialize the container process state")?;
-    *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Conn { sock, message });
-    Ok(())
-}
-
-/// The connection made by [`connect_listener`], if any.
-pub(super) fn take_pending() -> Option<Conn> {
-    PENDING.lock().unwrap_or_else(|e| e.into_inner()).take()
+    Ok(Some(Conn { sock, message }))
 }
 
 impl Conn {
