@@ -61,7 +61,7 @@ fi
 # run; the shared cgroup prefix the harness made is removed either way.
 check_leaks() {
     local leaks=0 d
-    for d in /sys/fs/cgroup/*/rt-test/*/; do
+    for d in /sys/fs/cgroup/*/rt-test/*/ /sys/fs/cgroup/rt-test/*/; do
         [[ -d $d && $d != */process_api/* ]] || continue
         echo "test: leaked cgroup $d" >&2
         leaks=1
@@ -76,10 +76,24 @@ check_leaks() {
         echo "test: leaked container state: $(ls target/tmp/rt-state)" >&2
         leaks=1
     fi
-    for d in /sys/fs/cgroup/*/rt-test; do
+    for d in /sys/fs/cgroup/*/rt-test /sys/fs/cgroup/rt-test; do
         [[ -d $d ]] && rmdir "$d" 2>/dev/null
     done
+    restore_subtree_control
     return "$leaks"
+}
+
+# rt enables the v2 controllers a config uses in the ancestors of its cgroup; on a
+# hybrid host that includes the unified root. Give the host back what it had.
+unified=/sys/fs/cgroup/unified
+[[ -f $unified/cgroup.subtree_control ]] && subtree_before=$(<"$unified/cgroup.subtree_control")
+restore_subtree_control() {
+    [[ -f $unified/cgroup.subtree_control ]] || return 0
+    local c
+    for c in $(<"$unified/cgroup.subtree_control"); do
+        [[ " $subtree_before " == *" $c "* ]] || echo "-$c" >"$unified/cgroup.subtree_control" ||
+            echo "test: could not disable $c in $unified/cgroup.subtree_control" >&2
+    done
 }
 
 mount_points() { cut -d' ' -f5 /proc/self/mountinfo | sort; }

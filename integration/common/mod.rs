@@ -294,6 +294,26 @@ impl Container {
         }
     }
 
+    /// The file of this container's cgroup that holds a setting: `v1` in the v1 hierarchy of
+    /// `ctrl` if the host has one, else `v2` in the unified hierarchy.
+    pub fn cgroup_file(&self, ctrl: &str, v1: &str, v2: &str) -> PathBuf {
+        let v1_dir = Path::new("/sys/fs/cgroup").join(ctrl);
+        if !pure_v2() && v1_dir.join("cgroup.procs").exists() {
+            return self.cgroup_dir(ctrl).join(v1);
+        }
+        self.v2_dir().join(v2)
+    }
+
+    /// This container's cgroup in the unified hierarchy (pure v2, or hybrid's unified mount).
+    pub fn v2_dir(&self) -> PathBuf {
+        let root = if pure_v2() {
+            Path::new("/sys/fs/cgroup")
+        } else {
+            Path::new("/sys/fs/cgroup/unified")
+        };
+        root.join(CGROUP_PREFIX).join(&self.id)
+    }
+
     /// Cgroup directory of this container in v1 controller `ctrl`.
     pub fn cgroup_dir(&self, ctrl: &str) -> PathBuf {
         Path::new("/sys/fs/cgroup")
@@ -307,8 +327,16 @@ impl Container {
     }
 }
 
+/// A host with only cgroup v2, mounted on /sys/fs/cgroup.
+pub fn pure_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
 /// The cgroup hierarchies of this host that hold our test prefix.
 fn hierarchy_roots() -> Vec<PathBuf> {
+    if pure_v2() {
+        return vec![PathBuf::from("/sys/fs/cgroup")];
+    }
     let mut v = Vec::new();
     if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
         for e in rd.flatten() {

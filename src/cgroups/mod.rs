@@ -5,8 +5,14 @@
 //! `cgroupsPath` is always taken from the hierarchy's root, never from the caller's own cgroup: a
 //! runtime started from inside some service's cgroup must not nest containers under it.
 
+mod convert;
+mod devices;
+pub mod freezer;
 mod mountinfo;
 mod resources;
+pub mod stats;
+mod v1;
+pub mod v2;
 
 pub use resources::apply as apply_resources;
 pub use resources::node_rule;
@@ -24,6 +30,76 @@ pub struct Placement {
     pub hierarchies: Vec<Hierarchy>,
     /// Parents made for this container, deepest first; removed with it when empty.
     pub created_parents: Vec<PathBuf>,
+}
+
+impl Placement {
+    /// The placement of an existing container, from the directories its state recorded.
+    pub fn from_paths(paths: &[PathBuf]) -> Result<Placement> {
+        let all = hierarchies()?;
+        let mut p = Placement::default();
+        for dir in paths {
+            let h = all
+                .iter()
+                .filter(|h| dir.starts_with(&h.mount))
+                .max_by_key(|h| h.mount.as_os_str().len());
+            if let Some(h) = h {
+                p.paths.push(dir.clone());
+                p.hierarchies.push(h.clone());
+            }
+        }
+        Ok(p)
+    }
+
+    /// The directory that holds `controller`, and whether it is cgroup v2.
+    pub fn dir_for(&self, controller: &str) -> Option<(&Path, bool)> {
+        self.hierarchies
+            .iter()
+            .zip(&self.paths)
+            .find(|(h, _)| h.has(controller))
+            .map(|(h, d)| (d.as_path(), h.v2))
+    }
+
+    /// The container's cgroup v2 directory, if the host mounts cgroup v2.
+    pub fn v2_dir(&self) -> Option<&Path> {
+        self.hierarchies
+            .iter()
+            .zip(&self.paths)
+            .find(|(h, _)| h.v2)
+            .map(|(_, d)| d.as_path())
+    }
+
+    /// A host with only the unified hierarchy (named v1 hierarchies aside).
+    pub fn is_pure_v2(&self) -> bool {
+        self.hierarchies
+            .iter()
+            .all(|h| h.v2 || h.controllers.iter().all(|c| c.starts_with("name=")))
+            && self.v2_dir().is_some()
+    }
+}
+
+/// Write `value` to `dir/file`; the error names both and the errno.
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    std::fs::write(dir.join(file), value).map_err(|e| write_error(dir, file, value, &e))
+}
+
+pub(crate) fn write_error(
+    dir: &Path,
+    file: &str,
+    value: &str,
+    e: &std::io::Error,
+) -> anyhow::Error {
+    anyhow::anyhow!(
+        "write {value:?} to {}: {}",
+        dir.join(file).display(),
+        crate::errno::describe_io(e)
+    )
+}
+
+pub(crate) fn read(dir: &Path, file: &str) -> Result<String> {
+    let p = dir.join(file);
+    std::fs::read_to_string(&p)
+        .map(|s| s.trim_end().to_string())
+        .map_err(|e| anyhow::anyhow!("read {}: {}", p.display(), crate::errno::describe_io(&e)))
 }
 
 /// The relative path under each hierarchy's root: `cgroupsPath`, or `rt/<id>` when unset.
@@ -137,13 +213,7 @@ pub fn pids(paths: &[PathBuf]) -> Vec<i32> {
     Vec::new()
 }
 
-/// True if the v1 freezer or the v2 cgroup.freeze says the container is frozen.
-pub fn is_frozen(paths: &[PathBuf]) -> bool {
-    paths.iter().any(|d| {
-        std::fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
-            || std::fs::read_to_string(d.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
-    })
-}
+pub use freezer::is_frozen;
 
 /// Remove the container's cgroups, then the parents made for it that are now empty.
 pub fn remove(placement: &Placement) -> Result<()> {

@@ -6,21 +6,35 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hierarchy {
     pub mount: PathBuf,
-    /// v1 controllers (and `name=...`), empty for the v2 hierarchy.
+    /// v1: the controllers bound to it (and `name=...`). v2: the root's `cgroup.controllers`,
+    /// the controllers no v1 hierarchy has taken.
     pub controllers: Vec<String>,
     pub v2: bool,
 }
 
 impl Hierarchy {
     pub fn is_cpuset(&self) -> bool {
-        self.controllers.iter().any(|c| c == "cpuset")
+        !self.v2 && self.has("cpuset")
+    }
+
+    pub fn has(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
     }
 }
 
 pub fn hierarchies() -> Result<Vec<Hierarchy>> {
     let raw =
         std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
-    Ok(parse(&raw))
+    let mut h = parse(&raw);
+    for v2 in h.iter_mut().filter(|h| h.v2) {
+        let f = v2.mount.join("cgroup.controllers");
+        v2.controllers = std::fs::read_to_string(&f)
+            .with_context(|| format!("read {}", f.display()))?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+    }
+    Ok(h)
 }
 
 const V1_CONTROLLERS: &[&str] = &[
@@ -82,7 +96,7 @@ pub fn parse(mountinfo: &str) -> Vec<Hierarchy> {
         // The same hierarchy may be mounted twice; the first mount wins.
         if !out
             .iter()
-            .any(|o| o.v2 == h.v2 && o.controllers == h.controllers)
+            .any(|o| o.v2 == h.v2 && (h.v2 || o.controllers == h.controllers))
         {
             out.push(h);
         }

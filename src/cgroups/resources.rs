@@ -1,110 +1,172 @@
-//! linux.resources. The device rules are applied (v1 devices controller); the other resource
-//! blocks are refused with a clear error until the cgroup issue implements them, rather than
-//! running a container without the limits it asked for.
+//! linux.resources: each block goes to the hierarchy that holds its controller, in v1 or v2 form.
+//! A hybrid host mixes both (here: hugetlb on v2, the rest on v1). A block that asks for something
+//! no hierarchy offers is an error naming the field, never a container without its limit.
 
-use super::Placement;
-use crate::errno::SysContext;
+use super::{devices, v1, v2, Placement};
 use anyhow::{bail, Result};
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
+use serde::Serialize;
 use std::path::Path;
 
-/// Devices every container may use, as runc allows them.
-const DEFAULT_ALLOWED: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-    "c 10:200 rwm",
-];
-
-pub fn apply(placement: &Placement, r: &LinuxResources, extra_devices: &[String]) -> Result<()> {
-    let unsupported = [
-        ("memory", r.memory().is_some()),
-        ("cpu", r.cpu().is_some()),
-        ("pids", r.pids().is_some()),
-        ("blockIO", r.block_io().is_some()),
-        (
-            "hugepageLimits",
-            r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
-        ),
-        ("network", r.network().is_some()),
-        ("rdma", r.rdma().as_ref().is_some_and(|v| !v.is_empty())),
-        (
-            "unified",
-            r.unified().as_ref().is_some_and(|v| !v.is_empty()),
-        ),
-    ];
-    if let Some((name, _)) = unsupported.iter().find(|(_, set)| *set) {
-        bail!("linux.resources.{name}: resource limits are not implemented yet");
-    }
-    let Some(rules) = r.devices() else {
-        return Ok(());
-    };
-    let Some(dir) = placement
-        .paths
-        .iter()
-        .find(|p| p.join("devices.allow").exists())
-    else {
-        if rules.is_empty() {
-            return Ok(());
+/// Apply `r` to the container's cgroups. `nodes` are the device nodes the config creates
+/// (allowed on top of the rules). `update` is set when a running container's limits change.
+pub fn apply(
+    p: &Placement,
+    r: &LinuxResources,
+    nodes: &[(LinuxDeviceType, i64, i64)],
+    update: bool,
+) -> Result<()> {
+    enable_v2(p, r)?;
+    if let Some(m) = r.memory().as_ref().filter(set) {
+        let (dir, is_v2) = need(p, "memory", "memory")?;
+        if update && m.check_before_update() == Some(true) {
+            match is_v2 {
+                true => v2::check_memory_usage(dir, m)?,
+                false => v1::memory::check_usage(dir, m)?,
+            }
         }
-        bail!("linux.resources.devices: no v1 devices controller on this host (cgroup v2 device filters are not implemented yet)");
-    };
-    write(dir, "devices.deny", "a")?;
-    for rule in rules {
-        let (file, line) = render(rule);
-        write(dir, file, &line)?;
+        match is_v2 {
+            true => v2::memory(dir, m)?,
+            false => v1::memory::apply(dir, m)?,
+        }
     }
-    for line in DEFAULT_ALLOWED
-        .iter()
-        .map(|s| s.to_string())
-        .chain(extra_devices.iter().cloned())
-    {
-        write(dir, "devices.allow", &line)?;
+    if let Some(c) = r.cpu().as_ref() {
+        if c.cpus().is_some() || c.mems().is_some() {
+            let (dir, _) = need(p, "cpuset", "cpu.cpus/mems")?;
+            v1::cpu::apply_cpuset(dir, c)?;
+        }
+        let mut rest = c.clone();
+        rest.set_cpus(None);
+        rest.set_mems(None);
+        if set(&rest) {
+            match need(p, "cpu", "cpu")? {
+                (dir, true) => v2::cpu(dir, c)?,
+                (dir, false) => v1::cpu::apply(dir, c)?,
+            }
+        }
+    }
+    if let Some(pids) = r.pids() {
+        if pids.limit() != 0 {
+            v1::pids(need(p, "pids", "pids")?.0, pids.limit())?;
+        }
+    }
+    if let Some(b) = r.block_io().as_ref().filter(set) {
+        match p.dir_for("blkio").or_else(|| p.dir_for("io")) {
+            Some((dir, false)) => v1::blkio::apply(dir, b)?,
+            Some((dir, true)) => v2::io(dir, b)?,
+            None => bail!("linux.resources.blockIO: no blkio or io cgroup controller on this host"),
+        }
+    }
+    if let Some(h) = r.hugepage_limits().as_ref().filter(|h| !h.is_empty()) {
+        let (dir, is_v2) = need(p, "hugetlb", "hugepageLimits")?;
+        v1::hugetlb(dir, h, is_v2)?;
+    }
+    if let Some(n) = r.network() {
+        if let Some(id) = n.class_id() {
+            v1::net_cls(need_v1(p, "net_cls", "network.classID")?, id)?;
+        }
+        if let Some(prio) = n.priorities().as_ref().filter(|v| !v.is_empty()) {
+            v1::net_prio(need_v1(p, "net_prio", "network.priorities")?, prio)?;
+        }
+    }
+    if let Some(rdma) = r.rdma().as_ref().filter(|v| !v.is_empty()) {
+        v1::rdma(need(p, "rdma", "rdma")?.0, rdma)?;
+    }
+    if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) {
+        let Some(dir) = p.v2_dir() else {
+            bail!("linux.resources.unified: this host has no cgroup v2 hierarchy");
+        };
+        v2::unified(dir, u)?;
+    }
+    // Devices are a security boundary: on create they are always set (default deny), on update
+    // only when given.
+    if !update || r.devices().is_some() {
+        let rules = devices::rules(r.devices().as_deref().unwrap_or_default(), nodes);
+        match (p.dir_for("devices"), p.v2_dir()) {
+            (Some((dir, false)), _) => v1::devices::apply(dir, &rules)?,
+            (_, Some(dir)) => v2::devices(dir, &rules)?,
+            _ => bail!("linux.resources.devices: no devices cgroup controller and no cgroup v2 on this host"),
+        }
     }
     Ok(())
 }
 
-fn write(dir: &Path, file: &str, line: &str) -> Result<()> {
-    let p = dir.join(file);
-    std::fs::write(&p, line).sys(|| format!("write {line:?} to {}", p.display()))
+/// True if a resource block has any field set.
+fn set<T: Serialize>(block: &T) -> bool {
+    serde_json::to_value(block).is_ok_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
 }
 
-fn render(rule: &LinuxDeviceCgroup) -> (&'static str, String) {
-    let typ = match rule.typ() {
-        Some(LinuxDeviceType::B) => "b",
-        Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
-        Some(LinuxDeviceType::P) => "p",
-        Some(LinuxDeviceType::A) | None => "a",
-    };
-    let num = |n: Option<i64>| {
-        n.filter(|n| *n >= 0)
-            .map_or("*".to_string(), |n| n.to_string())
-    };
-    let access = rule.access().clone().unwrap_or_else(|| "rwm".to_string());
-    let line = if typ == "a" {
-        "a".to_string()
-    } else {
-        format!("{typ} {}:{} {access}", num(rule.major()), num(rule.minor()))
-    };
-    let file = if rule.allow() {
-        "devices.allow"
-    } else {
-        "devices.deny"
-    };
-    (file, line)
+fn need<'a>(p: &'a Placement, controller: &str, field: &str) -> Result<(&'a Path, bool)> {
+    match p.dir_for(controller) {
+        Some(d) => Ok(d),
+        None => bail!("linux.resources.{field}: no {controller} cgroup controller on this host"),
+    }
 }
 
-/// A cgroup rule for a device node the config creates.
-pub fn node_rule(typ: &str, major: i64, minor: i64) -> String {
-    format!("{typ} {major}:{minor} rwm")
+fn need_v1<'a>(p: &'a Placement, controller: &str, field: &str) -> Result<&'a Path> {
+    match p.dir_for(controller) {
+        Some((dir, false)) => Ok(dir),
+        Some((_, true)) => bail!("linux.resources.{field}: not supported by cgroup v2"),
+        None => bail!("linux.resources.{field}: no {controller} cgroup controller on this host"),
+    }
+}
+
+/// The v2 controllers to enable down the container's path: on a pure v2 host all of them (as
+/// runc does, so stats and later updates find their files); on a hybrid host only those this
+/// config uses, so the host's own unified tree is not changed for nothing.
+fn enable_v2(p: &Placement, r: &LinuxResources) -> Result<()> {
+    let Some((h, leaf)) = p.hierarchies.iter().zip(&p.paths).find(|(h, _)| h.v2) else {
+        return Ok(());
+    };
+    let wanted: Vec<&str> = if p.is_pure_v2() {
+        h.controllers.iter().map(String::as_str).collect()
+    } else {
+        let mut w = Vec::new();
+        let uses = [
+            ("memory", r.memory().as_ref().is_some_and(set)),
+            ("cpu", r.cpu().as_ref().is_some_and(set)),
+            (
+                "cpuset",
+                r.cpu()
+                    .as_ref()
+                    .is_some_and(|c| c.cpus().is_some() || c.mems().is_some()),
+            ),
+            ("pids", r.pids().is_some()),
+            ("io", r.block_io().as_ref().is_some_and(set)),
+            (
+                "hugetlb",
+                r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+            ),
+            ("rdma", r.rdma().as_ref().is_some_and(|h| !h.is_empty())),
+        ];
+        for (c, used) in uses {
+            if used && h.has(c) {
+                w.push(c);
+            }
+        }
+        for key in r.unified().iter().flat_map(|u| u.keys()) {
+            if let Some(c) = key.split('.').next().filter(|c| h.has(c)) {
+                if !w.contains(&c) {
+                    w.push(c);
+                }
+            }
+        }
+        w
+    };
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    v2::enable_controllers(&h.mount, leaf, &wanted)
+}
+
+/// A cgroup device rule for a device node the config creates.
+pub fn node_rule(typ: &str, major: i64, minor: i64) -> (LinuxDeviceType, i64, i64) {
+    let t = if typ == "b" {
+        LinuxDeviceType::B
+    } else {
+        LinuxDeviceType::C
+    };
+    (t, major, minor)
 }
 
 #[cfg(test)]
@@ -112,20 +174,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_runc_style_rules() {
-        let r: Vec<LinuxDeviceCgroup> = serde_json::from_str(
-            r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"},{"allow":true,"type":"b","major":8,"access":"r"}]"#,
-        )
-        .unwrap();
-        assert_eq!(render(&r[0]), ("devices.deny", "a".to_string()));
-        assert_eq!(render(&r[1]), ("devices.allow", "c 1:3 rw".to_string()));
-        assert_eq!(render(&r[2]), ("devices.allow", "b 8:* r".to_string()));
+    fn empty_blocks_are_not_set() {
+        let r: LinuxResources =
+            serde_json::from_str(r#"{"memory":{},"cpu":{"shares":512},"blockIO":{}}"#).unwrap();
+        assert!(!set(r.memory().as_ref().unwrap()));
+        assert!(set(r.cpu().as_ref().unwrap()));
+        assert!(!set(r.block_io().as_ref().unwrap()));
     }
 
     #[test]
-    fn unimplemented_limits_are_refused() {
+    fn missing_controllers_are_named() {
         let r: LinuxResources = serde_json::from_str(r#"{"memory":{"limit":1048576}}"#).unwrap();
-        let e = apply(&Placement::default(), &r, &[])
+        let e = apply(&Placement::default(), &r, &[], true)
             .unwrap_err()
             .to_string();
         assert!(e.contains("linux.resources.memory"), "{e}");

@@ -2,14 +2,18 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
 mod unimplemented;
+mod update;
 
 use crate::container::Context;
 use anyhow::{bail, Result};
@@ -65,6 +69,13 @@ pub enum Command {
     Run(run::Args),
     List(list::Args),
     Spec(spec::Args),
+    /// Pause (freeze) all processes of a container
+    Pause(pause::Args),
+    /// Resume a paused container
+    Resume(pause::Args),
+    Ps(ps::Args),
+    Update(Box<update::Args>),
+    Events(events::Args),
     #[command(flatten)]
     Unimplemented(unimplemented::Command),
 }
@@ -81,6 +92,11 @@ impl Command {
             Command::Run(_) => "run",
             Command::List(_) => "list",
             Command::Spec(_) => "spec",
+            Command::Pause(_) => "pause",
+            Command::Resume(_) => "resume",
+            Command::Ps(_) => "ps",
+            Command::Update(_) => "update",
+            Command::Events(_) => "events",
             Command::Unimplemented(u) => u.name(),
         }
     }
@@ -136,6 +152,11 @@ pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
             Command::Run(a) => run::run(&ctx, a),
             Command::List(a) => list::run(&ctx, a),
             Command::Spec(a) => spec::run(a),
+            Command::Pause(a) => pause::pause(&ctx, a),
+            Command::Resume(a) => pause::resume(&ctx, a),
+            Command::Ps(a) => ps::run(&ctx, a),
+            Command::Update(a) => update::run(&ctx, *a),
+            Command::Events(a) => events::run(&ctx, a),
             Command::Unimplemented(u) => bail!("{}: not implemented", u.name()),
         }
     })();

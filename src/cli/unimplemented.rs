@@ -4,16 +4,6 @@ use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Pause all processes of a container (not implemented)
-    Pause(Rest),
-    /// Resume a paused container (not implemented)
-    Resume(Rest),
-    /// List the processes of a container (not implemented)
-    Ps(Rest),
-    /// Update a container's resource limits (not implemented)
-    Update(Rest),
-    /// Display container events and statistics (not implemented)
-    Events(Rest),
     /// Checkpoint a running container (not implemented)
     Checkpoint(Rest),
     /// Restore a container from a checkpoint (not implemented)
@@ -31,11 +21,6 @@ pub struct Rest {
 impl Command {
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Pause(_) => "pause",
-            Command::Resume(_) => "resume",
-            Command::Ps(_) => "ps",
-            Command::Update(_) => "update",
-            Command::Events(_) => "events",
             Command::Checkpoint(_) => "checkpoint",
             Command::Restore(_) => "restore",
             Command::Features(_) => "features",

@@ -68,22 +68,22 @@ pub(super) fn create_parked(
             b.rootfs.display(),
             p.paths
         ));
-        if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-            let nodes: Vec<String> = linux
-                .and_then(|l| l.devices().as_ref())
-                .into_iter()
-                .flatten()
-                .map(|d| {
-                    let t = if matches!(d.typ(), oci_spec::runtime::LinuxDeviceType::B) {
-                        "b"
-                    } else {
-                        "c"
-                    };
-                    crate::cgroups::node_rule(t, d.major(), d.minor())
-                })
-                .collect();
-            crate::cgroups::apply_resources(p, r, &nodes)?;
-        }
+        let nodes: Vec<_> = linux
+            .and_then(|l| l.devices().as_ref())
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                let t = if matches!(d.typ(), oci_spec::runtime::LinuxDeviceType::B) {
+                    "b"
+                } else {
+                    "c"
+                };
+                crate::cgroups::node_rule(t, d.major(), d.minor())
+            })
+            .collect();
+        let none = Default::default();
+        let resources = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&none);
+        crate::cgroups::apply_resources(p, resources, &nodes, false)?;
         std::fs::write(locked.config_path(), &b.raw)
             .sys(|| format!("write {}", locked.config_path().display()))?;
         let fifo = process::fifo::create(&locked.fifo_path())?;

@@ -75,10 +75,7 @@ pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
         if left.is_empty() || Instant::now() > deadline {
             break;
         }
-        for pid in left {
-            // Safety: plain kill of processes in the container's cgroup.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
+        super::kill::signal_all(&state.cgroup_paths, libc::SIGKILL);
         std::thread::sleep(Duration::from_millis(2));
     }
     let placement = crate::cgroups::Placement {

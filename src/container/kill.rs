@@ -14,10 +14,7 @@ pub fn kill(ctx: &Context, id: &str, sig: i32, all: bool) -> Result<()> {
         "kill {id}: signal {sig} (all: {all}), status {st}"
     ));
     if all {
-        for pid in crate::cgroups::pids(&state.cgroup_paths) {
-            // Safety: plain kill; processes in our cgroup.
-            unsafe { libc::kill(pid, sig) };
-        }
+        signal_all(&state.cgroup_paths, sig);
         return Ok(());
     }
     if st == Status::Stopped {
@@ -62,4 +59,27 @@ pub fn signal_init(pid: i32, start_time: u64, sig: i32) -> Result<bool> {
         return Err(e).sys(|| format!("send signal {sig} to pid {pid}"));
     }
     Ok(true)
+}
+
+/// Signal every process in the container's cgroup. SIGKILL goes through v2's cgroup.kill where
+/// the kernel has it (no race with forks), and thaws a frozen cgroup so the processes can die.
+pub fn signal_all(paths: &[std::path::PathBuf], sig: i32) {
+    if sig == libc::SIGKILL {
+        let killed = paths.iter().any(|d| {
+            d.join("cgroup.kill").exists() && std::fs::write(d.join("cgroup.kill"), "1").is_ok()
+        });
+        if killed {
+            return;
+        }
+    }
+    for pid in crate::cgroups::pids(paths) {
+        // Safety: plain kill; processes in our cgroup.
+        unsafe { libc::kill(pid, sig) };
+    }
+    if sig == libc::SIGKILL {
+        for d in paths {
+            let _ = std::fs::write(d.join("freezer.state"), "THAWED");
+            let _ = std::fs::write(d.join("cgroup.freeze"), "0");
+        }
+    }
 }

@@ -3,23 +3,29 @@
 pub mod bundle;
 mod create;
 mod delete;
+pub mod events;
 mod exec;
 mod foreground;
 pub mod id;
 mod kill;
 mod list;
+mod pause;
 mod run;
 mod start;
 pub mod state;
 pub mod status;
+mod update;
 
 pub use create::{create, CreateOptions};
 pub use delete::delete;
+pub use events::events;
 pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use list::list;
+pub use pause::{pause, pids, resume};
 pub use run::run;
 pub use start::start;
+pub use update::update;
 
 use anyhow::{bail, Result};
 use serde::Serialize;

@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use channel::{Channel, FromInit, ToInit};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// Everything the init needs; the child reads it from its copy of the parent's memory.
@@ -138,7 +138,20 @@ pub fn spawn(
             .context("write linux.timeOffsets to /proc/self/timens_offsets")?;
         clone_flags -= CloneFlags::from_bits_retain(CLONE_NEWTIME);
     }
-    let forked = clone::clone(clone_flags.bits() as u64, None);
+    // On cgroup v2 the init is born inside its cgroup: it never runs unconfined.
+    let cgroup_dir = placement.v2_dir().and_then(|d| {
+        std::fs::File::open(d)
+            .inspect_err(|e| crate::logging::debug(&format!("open {}: {e}", d.display())))
+            .ok()
+    });
+    let mut forked = clone::clone(
+        clone_flags.bits() as u64,
+        cgroup_dir.as_ref().map(|f| f.as_raw_fd()),
+    );
+    if forked.is_err() && cgroup_dir.is_some() {
+        // Kernels before 5.7 lack CLONE_INTO_CGROUP: the parent moves the init instead.
+        forked = clone::clone(clone_flags.bits() as u64, None);
+    }
     if let Ok(clone::Forked::Child) = forked {
         drop(parent_end);
         drop(restore);

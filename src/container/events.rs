@@ -1,0 +1,77 @@
+//! `events`: the container's cgroup statistics in runc's JSON shape, once (`--stats`) or every
+//! interval until the container stops, with an "oom" event whenever the OOM killer struck.
+
+use super::status::Status;
+use super::{load, open_existing, Context};
+use crate::cgroups::{stats, Placement};
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What `events` hands to its printer.
+pub enum Event<'a> {
+    Stats(&'a stats::Stats),
+    Oom,
+}
+
+/// Collect once, or every `interval` (with `None`: once) until the container stops.
+pub fn events(
+    ctx: &Context,
+    id: &str,
+    interval: Option<Duration>,
+    emit: &mut dyn FnMut(Event) -> Result<()>,
+) -> Result<()> {
+    let placement = {
+        let locked = open_existing(ctx, id)?;
+        let (state, st) = load(&locked, id)?;
+        if st == Status::Stopped {
+            bail!("container with id {id} is not running");
+        }
+        Placement::from_paths(&state.cgroup_paths)?
+    };
+    let dir_for = |ctrl: &str| -> Option<(PathBuf, bool)> {
+        let found = placement.dir_for(ctrl).or_else(|| {
+            // v2 has one controller where v1 had two names for it.
+            let v2_name = match ctrl {
+                "blkio" => "io",
+                "cpuacct" => "cpu",
+                _ => return None,
+            };
+            placement.dir_for(v2_name).filter(|(_, v2)| *v2)
+        });
+        found.map(|(d, v2)| (d.to_path_buf(), v2))
+    };
+    let Some(interval) = interval else {
+        return emit(Event::Stats(&stats::collect(&dir_for)?));
+    };
+    let tick = interval.min(Duration::from_millis(200));
+    let mut ooms = stats::oom_kills(&dir_for).unwrap_or(0);
+    let mut next = Instant::now();
+    loop {
+        if !running(ctx, id) {
+            return Ok(());
+        }
+        let now_ooms = stats::oom_kills(&dir_for).unwrap_or(ooms);
+        if now_ooms > ooms {
+            emit(Event::Oom)?;
+        }
+        ooms = now_ooms;
+        if Instant::now() >= next {
+            // The cgroup may vanish between the check and the read: then the container is gone.
+            match stats::collect(&dir_for) {
+                Ok(s) => emit(Event::Stats(&s))?,
+                Err(_) if !running(ctx, id) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            next += interval;
+        }
+        std::thread::sleep(tick);
+    }
+}
+
+fn running(ctx: &Context, id: &str) -> bool {
+    let Ok(locked) = open_existing(ctx, id) else {
+        return false;
+    };
+    matches!(load(&locked, id), Ok((_, st)) if st != Status::Stopped)
+}

@@ -1,0 +1,34 @@
+//! `pause` and `resume`: freeze and thaw every process of the container through its cgroup.
+
+use super::status::Status;
+use super::{load, open_existing, Context};
+use crate::cgroups::{freezer, Placement};
+use anyhow::{bail, Result};
+
+pub fn pause(ctx: &Context, id: &str) -> Result<()> {
+    let locked = open_existing(ctx, id)?;
+    let (state, st) = load(&locked, id)?;
+    match st {
+        // runc freezes a created container too: its init is parked, not gone.
+        Status::Running | Status::Created => {}
+        Status::Paused => bail!("container {id} is already paused"),
+        _ => bail!("container not running"),
+    }
+    freezer::freeze(&Placement::from_paths(&state.cgroup_paths)?)
+}
+
+pub fn resume(ctx: &Context, id: &str) -> Result<()> {
+    let locked = open_existing(ctx, id)?;
+    let (state, st) = load(&locked, id)?;
+    if st != Status::Paused {
+        bail!("container not paused");
+    }
+    freezer::thaw(&Placement::from_paths(&state.cgroup_paths)?)
+}
+
+/// The host PIDs of every process in the container's cgroup.
+pub fn pids(ctx: &Context, id: &str) -> Result<Vec<i32>> {
+    let locked = open_existing(ctx, id)?;
+    let (state, _) = load(&locked, id)?;
+    Ok(crate::cgroups::pids(&state.cgroup_paths))
+}
