@@ -557,3 +557,38 @@ fn events_streams_stats_and_oom_until_the_container_stops() {
         let _: Value = serde_json::from_str(l).unwrap();
     }
 }
+
+#[test]
+fn systemd_driver_without_systemd_is_a_clear_error() {
+    if std::path::Path::new("/run/systemd/private").exists() {
+        eprintln!("skipped: systemd runs here");
+        return;
+    }
+    let mut c = Container::new("cg-systemd");
+    c.config["linux"]["cgroupsPath"] = json!(format!("system.slice:rt-test:{}", c.id));
+    c.write_config();
+    let b = c.bundle.to_str().unwrap().to_string();
+    let out = c.rt(&["--systemd-cgroup", "create", "--bundle", &b, &c.id]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("cannot connect to systemd over D-Bus (/run/systemd/private: "),
+        "{out:?}"
+    );
+    assert!(!state_root().join(&c.id).exists());
+    for root in [
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup",
+    ] {
+        assert!(!Path::new(root)
+            .join("system.slice")
+            .join(format!("rt-test-{}.scope", c.id))
+            .exists());
+    }
+    // A malformed systemd path is refused before any connection is tried.
+    c.config["linux"]["cgroupsPath"] = json!("a:b");
+    c.write_config();
+    c.rt(&["--systemd-cgroup", "create", "--bundle", &b, &c.id])
+        .fails_with("slice:prefix:name");
+}

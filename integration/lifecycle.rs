@@ -517,8 +517,6 @@ fn version_and_unimplemented_commands() {
     let c = Container::new("flags");
     c.write_config();
     let b = c.bundle.to_str().unwrap();
-    c.rt(&["--systemd-cgroup", "create", "--bundle", b, &c.id])
-        .fails_with("not implemented");
     c.rt(&["run", "--keep", "--bundle", b, &c.id])
         .fails_with("not implemented");
     c.rt(&["--rootless=true", "create", "--bundle", b, &c.id])

@@ -11,6 +11,7 @@ pub mod freezer;
 mod mountinfo;
 mod resources;
 pub mod stats;
+pub mod systemd;
 mod v1;
 pub mod v2;
 
@@ -127,34 +128,53 @@ pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf> {
     }
     if p.to_str().is_some_and(|s| s.contains(':')) {
         bail!(
-            "cgroupsPath {:?}: looks like a systemd path (slice:prefix:name); the systemd cgroup driver is not implemented",
+            "cgroupsPath {:?}: looks like a systemd path (slice:prefix:name); use --systemd-cgroup",
             p.display().to_string()
         );
     }
     Ok(rel)
 }
 
+/// The container's cgroup directory in every hierarchy, not made yet.
+pub fn plan(rel: &Path) -> Result<Placement> {
+    let mut placement = Placement::default();
+    for h in hierarchies()? {
+        placement.paths.push(h.mount.join(rel));
+        placement.hierarchies.push(h);
+    }
+    Ok(placement)
+}
+
 /// Make the container's cgroup in every hierarchy.
 pub fn create(rel: &Path) -> Result<Placement> {
-    let mut placement = Placement::default();
+    let mut placement = plan(rel)?;
+    placement.created_parents = make(&placement)?;
+    Ok(placement)
+}
+
+/// Make every directory of a planned placement that does not exist yet; the parents made for
+/// it are returned, deepest first. On error, what was made is removed again.
+pub fn make(placement: &Placement) -> Result<Vec<PathBuf>> {
+    let mut created = Vec::new();
     let result = (|| -> Result<()> {
-        for h in hierarchies()? {
-            let dir = h.mount.join(rel);
-            make_dirs(&h, rel, &mut placement.created_parents)?;
-            placement.paths.push(dir);
-            placement.hierarchies.push(h);
+        for (h, dir) in placement.hierarchies.iter().zip(&placement.paths) {
+            let rel = dir.strip_prefix(&h.mount).unwrap_or(dir);
+            make_dirs(h, rel, &mut created)?;
         }
         Ok(())
     })();
+    // The leaf is removed by its own rule; only parents are kept in the created list.
+    let (leaves, mut parents): (Vec<PathBuf>, Vec<PathBuf>) = created
+        .into_iter()
+        .partition(|d| placement.paths.contains(d));
+    parents.reverse();
     if let Err(e) = result {
-        let _ = remove(&placement);
+        for d in leaves.iter().chain(&parents) {
+            let _ = std::fs::remove_dir(d);
+        }
         return Err(e);
     }
-    // The leaf is removed by its own rule; only parents are kept in the created list.
-    let leaves: Vec<PathBuf> = placement.paths.clone();
-    placement.created_parents.retain(|p| !leaves.contains(p));
-    placement.created_parents.reverse();
-    Ok(placement)
+    Ok(parents)
 }
 
 fn make_dirs(h: &Hierarchy, rel: &Path, created: &mut Vec<PathBuf>) -> Result<()> {

@@ -128,9 +128,6 @@ pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
         if cli.criu.is_some() {
             bail!("--criu: checkpoint/restore is not implemented");
         }
-        if cli.systemd_cgroup && matches!(cmd, Command::Create(_) | Command::Run(_)) {
-            bail!("--systemd-cgroup: the systemd cgroup driver is not implemented");
-        }
         let rootless = match cli.rootless.as_str() {
             "true" => true,
             "false" => false,
@@ -141,6 +138,7 @@ pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
         }
         let ctx = Context {
             root: cli.root.clone(),
+            systemd_cgroup: cli.systemd_cgroup,
         };
         match cmd {
             Command::Create(a) => create::run(&ctx, a),

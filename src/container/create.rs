@@ -3,6 +3,7 @@
 use super::state::{Locked, State};
 use super::status::{proc_stat, Status};
 use super::{bundle, id, write_pid_file, Context};
+use crate::cgroups::{systemd, Placement};
 use crate::errno::SysContext;
 use crate::process::{self, Console, InitOptions, Spawned};
 use anyhow::{bail, Context as _, Result};
@@ -56,18 +57,12 @@ pub(super) fn create_parked(
     }
     let locked = super::state::create(&ctx.root, id)?;
     let mut placement = None;
+    let mut driver: Option<systemd::Driver> = None;
+    let mut unit = None;
     let mut pid = 0;
     let result = (|| -> Result<(State, Spawned)> {
         let linux = b.spec.linux().as_ref();
-        let rel =
-            crate::cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
-        let p = placement.insert(crate::cgroups::create(&rel)?);
-        crate::logging::debug(&format!(
-            "create {id}: bundle {}, rootfs {}, cgroups {:?}",
-            b.dir.display(),
-            b.rootfs.display(),
-            p.paths
-        ));
+        let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
         let nodes: Vec<_> = linux
             .and_then(|l| l.devices().as_ref())
             .into_iter()
@@ -83,7 +78,27 @@ pub(super) fn create_parked(
             .collect();
         let none = Default::default();
         let resources = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&none);
-        crate::cgroups::apply_resources(p, resources, &nodes, false)?;
+        let p = if ctx.systemd_cgroup {
+            // systemd makes the unit's cgroup once the init exists (Callbacks::cloned).
+            let path = cgroups_path
+                .map(|p| p.to_string_lossy())
+                .unwrap_or_default();
+            let (d, rel) = systemd::Driver::connect(&path, id, resources)?;
+            let d = driver.insert(d);
+            unit = Some(d.unit().to_string());
+            placement.insert(crate::cgroups::plan(&rel)?)
+        } else {
+            let rel = crate::cgroups::relative_path(cgroups_path, id)?;
+            let p = placement.insert(crate::cgroups::create(&rel)?);
+            crate::cgroups::apply_resources(p, resources, &nodes, false)?;
+            p
+        };
+        crate::logging::debug(&format!(
+            "create {id}: bundle {}, rootfs {}, cgroups {:?}",
+            b.dir.display(),
+            b.rootfs.display(),
+            p.paths
+        ));
         std::fs::write(locked.config_path(), &b.raw)
             .sys(|| format!("write {}", locked.config_path().display()))?;
         let fifo = process::fifo::create(&locked.fifo_path())?;
@@ -108,6 +123,7 @@ pub(super) fn create_parked(
             own_pid_ns: own_pid_namespace(&b.spec),
             cgroup_paths: p.paths.clone(),
             cgroup_created_parents: p.created_parents.clone(),
+            systemd_unit: unit.clone(),
         };
         let init = InitOptions {
             id,
@@ -133,6 +149,12 @@ pub(super) fn create_parked(
                 locked: &locked,
                 state: &mut state,
                 pid: &mut pid,
+                systemd: driver.as_mut().map(|d| Systemd {
+                    driver: d,
+                    placement: p,
+                    resources,
+                    nodes: &nodes,
+                }),
             },
         )?;
         drop(fifo);
@@ -153,6 +175,9 @@ pub(super) fn create_parked(
         Err(e) => {
             if pid > 0 {
                 process::kill_and_reap(pid);
+            }
+            if let Some(d) = driver.as_mut() {
+                let _ = d.stop();
             }
             if let Some(p) = &placement {
                 let _ = crate::cgroups::remove(p);
@@ -186,6 +211,15 @@ struct Callbacks<'a> {
     locked: &'a Locked,
     state: &'a mut State,
     pid: &'a mut i32,
+    systemd: Option<Systemd<'a>>,
+}
+
+/// What the systemd driver needs once the init exists.
+struct Systemd<'a> {
+    driver: &'a mut systemd::Driver,
+    placement: &'a Placement,
+    resources: &'a oci_spec::runtime::LinuxResources,
+    nodes: &'a [(oci_spec::runtime::LinuxDeviceType, i64, i64)],
 }
 
 impl process::Parent for Callbacks<'_> {
@@ -196,7 +230,16 @@ impl process::Parent for Callbacks<'_> {
             .map(|(_, start)| start)
             .context("read the start time of the container init")?;
         // Recorded before the setup goes on, so that a killed `create` can be cleaned up.
-        self.locked.save(self.state)
+        self.locked.save(self.state)?;
+        if let Some(s) = self.systemd.as_mut() {
+            s.driver.start(child, s.placement)?;
+            // Hierarchies systemd does not manage (v1 freezer, cpuset...) get their directory
+            // from us, below the same path.
+            self.state.cgroup_created_parents = crate::cgroups::make(s.placement)?;
+            self.locked.save(self.state)?;
+            crate::cgroups::apply_resources(s.placement, s.resources, s.nodes, false)?;
+        }
+        Ok(())
     }
 
     fn runtime_hooks(&mut self) -> Result<()> {

@@ -83,7 +83,12 @@ pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
         created_parents: state.cgroup_created_parents.clone(),
         hierarchies: Vec::new(),
     };
-    let cg = crate::cgroups::remove(&placement);
+    // The unit goes first: systemd removes the cgroups it made, we remove the rest.
+    let unit = match &state.systemd_unit {
+        Some(u) => crate::cgroups::systemd::stop(u),
+        None => Ok(()),
+    };
+    let cg = crate::cgroups::remove(&placement).and(unit);
     locked.remove()?;
     if let Some(list) = state.hooks.as_ref().and_then(|h| h.poststop().as_deref()) {
         let st = serde_json::to_value(super::public(state, Status::Stopped, String::new()))?;

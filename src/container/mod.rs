@@ -37,6 +37,8 @@ use std::path::{Path, PathBuf};
 /// Global settings every operation needs.
 pub struct Context {
     pub root: PathBuf,
+    /// `--systemd-cgroup`: new containers get their cgroup from systemd.
+    pub systemd_cgroup: bool,
 }
 
 /// Lock an existing container, or fail with runc's "does not exist" wording.

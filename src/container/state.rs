@@ -50,6 +50,13 @@ pub struct State {
     /// Parent cgroup directories that `create` made and `delete` removes when empty, deepest first.
     #[serde(default, rename = "cgroupCreatedParents")]
     pub cgroup_created_parents: Vec<PathBuf>,
+    /// The transient unit of the systemd cgroup driver, stopped on delete.
+    #[serde(
+        default,
+        rename = "systemdUnit",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub systemd_unit: Option<String>,
 }
 
 /// The container's directory, locked for as long as this value lives.

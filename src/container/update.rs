@@ -38,6 +38,9 @@ pub fn update(ctx: &Context, id: &str, new: &LinuxResources) -> Result<()> {
             crate::cgroups::node_rule(t, d.major(), d.minor())
         })
         .collect();
+    if let Some(unit) = &state.systemd_unit {
+        crate::cgroups::systemd::update(unit, &merged)?;
+    }
     let placement = Placement::from_paths(&state.cgroup_paths)?;
     crate::cgroups::apply_resources(&placement, &apply, &nodes, true)?;
     let tmp = path.with_extension("json.tmp");
