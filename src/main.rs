@@ -7,6 +7,7 @@ mod cgroups;
 mod cli;
 mod container;
 mod errno;
+mod features;
 mod hooks;
 mod logging;
 mod lsm;
@@ -17,6 +18,7 @@ mod seccomp;
 mod signal;
 mod timestamp;
 mod tty;
+mod variants;
 
 use clap::Parser;
 

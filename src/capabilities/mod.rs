@@ -7,6 +7,14 @@ use oci_spec::runtime::LinuxCapabilities;
 use std::collections::HashSet;
 use std::str::FromStr;
 
+/// Every capability name rt accepts: all the caps crate knows (oci-spec parses the same 41), in
+/// the order of their numbers, for `rt features`.
+pub fn known() -> Vec<String> {
+    let mut v: Vec<Capability> = caps::all().into_iter().collect();
+    v.sort_by_key(|c| c.index());
+    v.iter().map(Capability::to_string).collect()
+}
+
 fn to_caps(
     set: &Option<HashSet<oci_spec::runtime::Capability>>,
     field: &str,
@@ -79,4 +87,25 @@ pub fn apply(c: Option<&LinuxCapabilities>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_name_parses_as_in_a_config() {
+        let names = known();
+        assert_eq!(names.first().map(String::as_str), Some("CAP_CHOWN"));
+        // Through config.json's type and the same conversion `apply` uses.
+        let set: HashSet<oci_spec::runtime::Capability> =
+            serde_json::from_value(serde_json::json!(names)).unwrap();
+        assert_eq!(set.len(), names.len());
+        let got = to_caps(&Some(set), "bounding").unwrap();
+        let on_this_kernel = caps::runtime::thread_all_supported();
+        for n in &names {
+            let c = Capability::from_str(n).unwrap();
+            assert_eq!(got.contains(&c), on_this_kernel.contains(&c), "{n}");
+        }
+    }
 }

@@ -4,6 +4,7 @@ mod create;
 mod delete;
 mod events;
 mod exec;
+mod features;
 mod kill;
 mod list;
 mod pause;
@@ -76,6 +77,7 @@ pub enum Command {
     Ps(ps::Args),
     Update(Box<update::Args>),
     Events(events::Args),
+    Features(features::Args),
     #[command(flatten)]
     Unimplemented(unimplemented::Command),
 }
@@ -97,6 +99,7 @@ impl Command {
             Command::Ps(_) => "ps",
             Command::Update(_) => "update",
             Command::Events(_) => "events",
+            Command::Features(_) => "features",
             Command::Unimplemented(u) => u.name(),
         }
     }
@@ -133,7 +136,8 @@ pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
             "false" => false,
             _ => !nix::unistd::geteuid().is_root(),
         };
-        if rootless && !matches!(cmd, Command::Spec(_)) {
+        // spec and features only print what rt would do; they need no privileges.
+        if rootless && !matches!(cmd, Command::Spec(_) | Command::Features(_)) {
             bail!("rootless mode is not implemented (run rt as root)");
         }
         let ctx = Context {
@@ -155,6 +159,7 @@ pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
             Command::Ps(a) => ps::run(&ctx, a),
             Command::Update(a) => update::run(&ctx, *a),
             Command::Events(a) => events::run(&ctx, a),
+            Command::Features(a) => features::run(a),
             Command::Unimplemented(u) => bail!("{}: not implemented", u.name()),
         }
     })();

@@ -8,8 +8,6 @@ pub enum Command {
     Checkpoint(Rest),
     /// Restore a container from a checkpoint (not implemented)
     Restore(Rest),
-    /// Show the features the runtime supports (not implemented)
-    Features(Rest),
 }
 
 #[derive(clap::Args, Debug)]
@@ -23,7 +21,6 @@ impl Command {
         match self {
             Command::Checkpoint(_) => "checkpoint",
             Command::Restore(_) => "restore",
-            Command::Features(_) => "features",
         }
     }
 }

@@ -120,6 +120,12 @@ const UNIMPLEMENTED: &[&str] = &[
     "/linux/netDevices",
 ];
 
+/// Whether rt acts on a field of config.json (a JSON pointer such as "/linux/intelRdt") rather
+/// than refusing it: `rt features` reports intelRdt and netDevices from this.
+pub fn implemented(field: &str) -> bool {
+    !UNIMPLEMENTED.contains(&field)
+}
+
 fn is_empty(v: &serde_json::Value) -> bool {
     match v {
         serde_json::Value::Null => true,
@@ -155,15 +161,8 @@ fn validate(spec: &Spec) -> Result<()> {
         }
     }
     if let Some(h) = spec.hooks() {
-        for (kind, list) in [
-            ("prestart", h.prestart()),
-            ("createRuntime", h.create_runtime()),
-            ("createContainer", h.create_container()),
-            ("startContainer", h.start_container()),
-            ("poststart", h.poststart()),
-            ("poststop", h.poststop()),
-        ] {
-            crate::hooks::validate(kind, list.as_deref().unwrap_or(&[]))?;
+        for (kind, get) in crate::hooks::KINDS {
+            crate::hooks::validate(kind, get(h).as_deref().unwrap_or(&[]))?;
         }
     }
     if let Some(linux) = spec.linux() {
@@ -244,7 +243,15 @@ mod tests {
             ),
             (
                 &minimal(r#","linux":{"intelRdt":{"closID":"x"}}"#),
-                "linux.intelRdt",
+                "linux.intelRdt: not implemented",
+            ),
+            (
+                &minimal(r#","linux":{"netDevices":{"eth0":{"name":"x"}}}"#),
+                "linux.netDevices: not implemented",
+            ),
+            (
+                &minimal(r#","linux":{"memoryPolicy":{"mode":"MPOL_BIND","nodes":"0"}}"#),
+                "linux.memoryPolicy: not implemented",
             ),
         ];
         for (raw, want) in cases {

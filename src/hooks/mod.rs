@@ -5,11 +5,26 @@
 use crate::errno::SysContext;
 use anyhow::{bail, Result};
 use nix::sys::memfd::{memfd_create, MFdFlags};
-use oci_spec::runtime::Hook;
+use oci_spec::runtime::{Hook, Hooks};
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
+
+/// The field of config.json's `hooks` that holds the hooks of one kind.
+pub type Getter = fn(&Hooks) -> &Option<Vec<Hook>>;
+
+/// Every hook kind rt runs, by its name in config.json: bundle validation walks this table and
+/// `rt features` lists it. Each runs where the spec places it (container/create.rs,
+/// process/init.rs, container/start.rs, container/delete.rs).
+pub const KINDS: [(&str, Getter); 6] = [
+    ("prestart", Hooks::prestart),
+    ("createRuntime", Hooks::create_runtime),
+    ("createContainer", Hooks::create_container),
+    ("startContainer", Hooks::start_container),
+    ("poststart", Hooks::poststart),
+    ("poststop", Hooks::poststop),
+];
 
 /// Check what the spec demands of every hook before anything runs.
 pub fn validate(kind: &str, hooks: &[Hook]) -> Result<()> {
@@ -152,6 +167,18 @@ mod tests {
 
     fn hook(json: &str) -> Hook {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn every_kind_is_read_from_its_config_field() {
+        for (i, (kind, _)) in KINDS.iter().enumerate() {
+            // An unknown name would be dropped by serde and read as no hooks at all.
+            let h: Hooks =
+                serde_json::from_str(&format!(r#"{{"{kind}":[{{"path":"/bin/true"}}]}}"#)).unwrap();
+            for (j, (_, other)) in KINDS.iter().enumerate() {
+                assert_eq!(other(&h).is_some(), i == j, "{kind}");
+            }
+        }
     }
 
     #[test]

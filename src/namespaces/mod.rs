@@ -30,6 +30,12 @@ pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
+/// Every namespace type rt creates and joins ([`flag`] maps each one), for `rt features`.
+pub fn known() -> Vec<LinuxNamespaceType> {
+    use crate::variants::all_variants;
+    all_variants!(LinuxNamespaceType: Cgroup, Ipc, Mount, Network, Pid, Time, User, Uts).to_vec()
+}
+
 pub fn name(f: CloneFlags) -> &'static str {
     match f.bits() {
         x if x == CloneFlags::CLONE_NEWPID.bits() => "pid",
@@ -134,6 +140,15 @@ mod tests {
         assert_eq!(p.new, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
         assert_eq!(p.join.len(), 1);
         assert_eq!(p.join[0].0, CloneFlags::CLONE_NEWNET);
+    }
+
+    #[test]
+    fn every_known_type_is_planned_under_its_spec_name() {
+        for t in known() {
+            let spec_name = crate::variants::spec_name(&t);
+            let p = plan(&spec(&format!(r#"[{{"type":"{spec_name}"}}]"#))).unwrap();
+            assert_eq!(name(p.new), spec_name, "{t:?}");
+        }
     }
 
     #[test]

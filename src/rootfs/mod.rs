@@ -12,6 +12,8 @@ mod paths;
 mod pivot;
 pub mod sysctl;
 
+pub use options::known as known_mount_options;
+
 use crate::errno::SysContext;
 use anyhow::Result;
 use nix::mount::{mount, MsFlags};

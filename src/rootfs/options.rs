@@ -97,6 +97,20 @@ const RECURSIVE: &[(&str, bool, u64)] = &[
     ("rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW),
 ];
 
+/// Idmapped bind mounts: `idmap`, or `ridmap` for the whole tree.
+const IDMAP: &[(&str, bool)] = &[("idmap", false), ("ridmap", true)];
+
+/// Every option name [`parse`] recognises (anything else is filesystem data), for `rt features`:
+/// read from the tables themselves so that the list cannot drift from the parser.
+pub fn known() -> Vec<&'static str> {
+    let mut v: Vec<&str> = FLAGS.iter().map(|(n, _, _)| *n).collect();
+    v.extend(PROPAGATION.iter().map(|(n, _)| *n));
+    v.extend(RECURSIVE.iter().map(|(n, _, _)| *n));
+    v.extend(IDMAP.iter().map(|(n, _)| *n));
+    v.sort_unstable();
+    v
+}
+
 const ATIME_OPTIONS: &[&str] = &[
     "rrelatime",
     "rnorelatime",
@@ -140,8 +154,8 @@ pub fn parse(options: &[String]) -> Result<Parsed> {
                 p.attr_set |= a;
                 p.attr_clr &= !a;
             }
-        } else if o == "idmap" || o == "ridmap" {
-            p.idmap = Some(o == "ridmap");
+        } else if let Some(&(_, recursive)) = IDMAP.iter().find(|(n, _)| n == o) {
+            p.idmap = Some(recursive);
         } else {
             p.data.push(o.clone());
         }
@@ -198,6 +212,21 @@ mod tests {
         let p = parse(&opts(&["rro", "rrw"])).unwrap();
         assert_eq!((p.attr_set, p.attr_clr), (0, MOUNT_ATTR_RDONLY));
         assert!(p.data.is_empty());
+    }
+
+    #[test]
+    fn every_known_option_is_recognised_by_the_parser() {
+        let known = known();
+        let mut dedup = known.clone();
+        dedup.dedup();
+        assert_eq!(known, dedup, "an option is in two tables");
+        for name in known {
+            let p = parse(&opts(&[name])).unwrap();
+            // Recognised means consumed by a table, not passed on as filesystem data.
+            assert!(p.data.is_empty(), "{name} fell through to filesystem data");
+        }
+        let p = parse(&opts(&["size=64k"])).unwrap();
+        assert_eq!(p.data, opts(&["size=64k"]));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! syscall (nothing is allocated or exported between the load and the notify fd's handoff).
 
 use super::profile::spec_name;
+use crate::variants::all_variants;
 use anyhow::{bail, Context, Result};
 use libseccomp::ScmpFilterContext;
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompFilterFlag};
@@ -23,6 +24,32 @@ fn flag_bit(f: LinuxSeccompFilterFlag) -> libc::c_ulong {
         SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
         SeccompFilterFlagWaitKillableRecv => libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     }
+}
+
+/// The bits a flag is loaded (and probed) with: WAIT_KILLABLE_RECV is accepted by the kernel only
+/// together with NEW_LISTENER.
+fn probe_bits(f: LinuxSeccompFilterFlag) -> libc::c_ulong {
+    let bit = flag_bit(f);
+    if bit == libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV {
+        bit | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+    } else {
+        bit
+    }
+}
+
+/// The flags rt understands: [`flag_bit`] maps every one oci-spec knows.
+pub(super) fn known_flags() -> Vec<LinuxSeccompFilterFlag> {
+    all_variants!(LinuxSeccompFilterFlag: SeccompFilterFlagTsync, SeccompFilterFlagLog,
+        SeccompFilterFlagSpecAllow, SeccompFilterFlagWaitKillableRecv)
+    .to_vec()
+}
+
+/// The known flags the running kernel accepts, probed the way [`flags`] checks a profile's.
+pub(super) fn supported_flags() -> Vec<LinuxSeccompFilterFlag> {
+    known_flags()
+        .into_iter()
+        .filter(|&f| kernel_accepts(probe_bits(f)))
+        .collect()
 }
 
 fn seccomp_set_filter(flags: libc::c_ulong, prog: *const libc::sock_fprog) -> libc::c_long {
@@ -49,17 +76,14 @@ pub(super) fn flags(s: &LinuxSeccomp, notify: bool) -> Result<libc::c_ulong> {
     let mut bits = 0;
     for (i, f) in s.flags().iter().flatten().enumerate() {
         let name = spec_name(f);
-        let mut bit = flag_bit(*f);
-        if bit == libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV {
-            if !notify {
-                // Only meaningful (and only accepted by the kernel) with a notify listener;
-                // libseccomp drops it the same way.
-                crate::logging::debug(&format!(
-                    "linux.seccomp.flags[{i}]: {name} ignored, the profile uses no SCMP_ACT_NOTIFY"
-                ));
-                continue;
-            }
-            bit |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        let bit = probe_bits(*f);
+        if bit & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 && !notify {
+            // Only meaningful (and only accepted by the kernel) with a notify listener;
+            // libseccomp drops it the same way.
+            crate::logging::debug(&format!(
+                "linux.seccomp.flags[{i}]: {name} ignored, the profile uses no SCMP_ACT_NOTIFY"
+            ));
+            continue;
         }
         if !kernel_accepts(bit) {
             bail!("linux.seccomp.flags[{i}]: {name} is not supported by the running kernel");

@@ -22,6 +22,38 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxSeccomp;
 use std::cell::Cell;
 
+/// What `rt features` reports, each list from the table that the profile code uses (spec names).
+pub mod known {
+    use super::{load, profile};
+    use crate::variants::spec_name;
+
+    fn names<T: serde::Serialize + std::fmt::Debug>(v: Vec<T>) -> Vec<String> {
+        v.iter().map(spec_name).collect()
+    }
+
+    pub fn actions() -> Vec<String> {
+        names(profile::known_actions())
+    }
+
+    pub fn operators() -> Vec<String> {
+        names(profile::known_operators())
+    }
+
+    /// Those the libseccomp rt runs with knows.
+    pub fn archs() -> Vec<String> {
+        names(profile::known_archs())
+    }
+
+    pub fn flags() -> Vec<String> {
+        names(load::known_flags())
+    }
+
+    /// Probed on the running kernel, as runc does.
+    pub fn supported_flags() -> Vec<String> {
+        names(load::supported_flags())
+    }
+}
+
 pub struct Filter {
     program: load::Program,
     /// The listener connection for a filter with NOTIFY rules, until the handoff.

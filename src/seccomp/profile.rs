@@ -1,20 +1,17 @@
 //! linux.seccomp → a libseccomp filter: actions, architectures, rules and argument conditions.
 //! Errors name the field of config.json they come from.
 
+use crate::variants::all_variants;
 use anyhow::{bail, Context, Result};
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall,
+};
 use std::str::FromStr;
 
-/// The spec's string for an enum value, e.g. "SCMP_ACT_ERRNO".
-pub(super) fn spec_name<T: serde::Serialize + std::fmt::Debug>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{v:?}"))
-}
+pub(super) use crate::variants::spec_name;
 
 /// An action and its errno. Only ERRNO and TRACE carry one (the default is EPERM); the spec
 /// requires an error for errnoRet on any other action.
@@ -44,6 +41,11 @@ pub(super) fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAc
         );
     }
     Ok(act)
+}
+
+fn arch(a: Arch) -> Result<ScmpArch> {
+    let name = spec_name(&a);
+    ScmpArch::from_str(&name).with_context(|| format!("{name:?} is unknown to libseccomp"))
 }
 
 fn operator(op: LinuxSeccompOperator, value: u64) -> ScmpCompareOp {
@@ -86,11 +88,9 @@ pub(super) fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     // no_new_privs is ours to set (process.noNewPrivileges), not libseccomp's.
     ctx.set_ctl_nnp(false)
         .context("seccomp: clear the NNP attribute")?;
-    for (i, arch) in s.architectures().iter().flatten().enumerate() {
-        let name = spec_name(arch);
-        let a = ScmpArch::from_str(&name).with_context(|| {
-            format!("linux.seccomp.architectures[{i}]: {name:?} is unknown to libseccomp")
-        })?;
+    for (i, a) in s.architectures().iter().flatten().enumerate() {
+        let name = spec_name(a);
+        let a = arch(*a).with_context(|| format!("linux.seccomp.architectures[{i}]"))?;
         ctx.add_arch(a).with_context(|| {
             format!("linux.seccomp.architectures[{i}]: add architecture {name}")
         })?;
@@ -159,4 +159,39 @@ fn add_rules(ctx: &mut ScmpFilterContext, sc: &LinuxSyscall, default: ScmpAction
         r.with_context(|| format!("names: add the rule for {name:?}"))?;
     }
     Ok(())
+}
+
+/// The actions rt accepts: every one oci-spec knows that [`action`] maps (all of them today).
+pub(super) fn known_actions() -> Vec<LinuxSeccompAction> {
+    all_variants!(LinuxSeccompAction: ScmpActKill, ScmpActKillProcess, ScmpActKillThread,
+        ScmpActTrap, ScmpActErrno, ScmpActTrace, ScmpActAllow, ScmpActLog, ScmpActNotify)
+    .into_iter()
+    .filter(|&a| action(a, None).is_ok())
+    .collect()
+}
+
+/// The argument comparisons rt accepts: [`operator`] maps every one.
+pub(super) fn known_operators() -> Vec<LinuxSeccompOperator> {
+    all_variants!(LinuxSeccompOperator: ScmpCmpNe, ScmpCmpLt, ScmpCmpLe, ScmpCmpEq, ScmpCmpGe,
+        ScmpCmpGt, ScmpCmpMaskedEq)
+    .to_vec()
+}
+
+/// The architectures rt accepts: those the libseccomp it runs with adds to a filter, as [`build`]
+/// does (the C library can be older than the binding's table: LOONGARCH64 needs 2.6).
+/// SCMP_ARCH_NATIVE is left out: libseccomp and oci-spec have it, the runtime spec does not.
+pub(super) fn known_archs() -> Vec<Arch> {
+    all_variants!(Arch: ScmpArchX86, ScmpArchX86_64, ScmpArchX32, ScmpArchArm, ScmpArchAarch64,
+        ScmpArchLoongarch64, ScmpArchM68k, ScmpArchMips, ScmpArchMips64, ScmpArchMips64n32,
+        ScmpArchMipsel, ScmpArchMipsel64, ScmpArchMipsel64n32, ScmpArchPpc, ScmpArchPpc64,
+        ScmpArchPpc64le, ScmpArchS390, ScmpArchS390x, ScmpArchSh, ScmpArchSheb, ScmpArchParisc,
+        ScmpArchParisc64, ScmpArchRiscv64, ScmpArchNative)
+    .into_iter()
+    .filter(|&a| a != Arch::ScmpArchNative && arch_usable(a))
+    .collect()
+}
+
+fn arch_usable(a: Arch) -> bool {
+    let Ok(a) = arch(a) else { return false };
+    ScmpFilterContext::new(ScmpAction::Allow).is_ok_and(|mut ctx| ctx.add_arch(a).is_ok())
 }
