@@ -104,4 +104,15 @@ status=0
 cargo test -- --test-threads=4 "$@" || status=$?
 say "Checking for leaked cgroups, mounts and state"
 check_leaks || { ((status)) || status=1; }
+
+# The cgroup tests again, in a cgroup-v2-only VM (this host is hybrid v1).
+# RT_SKIP_VM=1 skips it for a quick local run; CI never sets it.
+if [[ ${RT_SKIP_VM:-0} != 1 ]]; then
+    say "cgroup v2 tests in a VM (scripts/vm/run.sh)"
+    bin=$(cargo test --no-run --test cgroups --message-format=json 2>/dev/null |
+        grep '"kind":\["test"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+    [[ -x $bin ]] || die "cannot find the cgroups test binary"
+    scripts/vm/run.sh --timeout 1200 --env RUST_BACKTRACE=1 -- scripts/vm/v2-tests.sh "$bin" -- "$@" ||
+        { ((status)) || status=1; }
+fi
 exit "$status"
