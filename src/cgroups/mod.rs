@@ -16,7 +16,7 @@ mod v1;
 pub mod v2;
 
 pub use resources::apply as apply_resources;
-pub use resources::node_rule;
+pub use resources::device_nodes;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Component, Path, PathBuf};

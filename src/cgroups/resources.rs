@@ -4,7 +4,7 @@
 
 use super::{devices, v1, v2, Placement};
 use anyhow::{bail, Result};
-use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, LinuxResources};
 use serde::Serialize;
 use std::path::Path;
 
@@ -20,10 +20,12 @@ pub fn apply(
     if let Some(m) = r.memory().as_ref().filter(set) {
         let (dir, is_v2) = need(p, "memory", "memory")?;
         if update && m.check_before_update() == Some(true) {
-            match is_v2 {
-                true => v2::check_memory_usage(dir, m)?,
-                false => v1::memory::check_usage(dir, m)?,
-            }
+            let usage = if is_v2 {
+                "memory.current"
+            } else {
+                "memory.usage_in_bytes"
+            };
+            v1::memory::check_usage(dir, usage, m)?;
         }
         match is_v2 {
             true => v2::memory(dir, m)?,
@@ -159,14 +161,17 @@ fn enable_v2(p: &Placement, r: &LinuxResources) -> Result<()> {
     v2::enable_controllers(&h.mount, leaf, &wanted)
 }
 
-/// A cgroup device rule for a device node the config creates.
-pub fn node_rule(typ: &str, major: i64, minor: i64) -> (LinuxDeviceType, i64, i64) {
-    let t = if typ == "b" {
-        LinuxDeviceType::B
-    } else {
-        LinuxDeviceType::C
+/// The device nodes `linux.devices` creates, which the container may always use.
+pub fn device_nodes(devices: Option<&[LinuxDevice]>) -> Vec<(LinuxDeviceType, i64, i64)> {
+    let typ = |t: LinuxDeviceType| match t {
+        LinuxDeviceType::B => LinuxDeviceType::B,
+        _ => LinuxDeviceType::C,
     };
-    (t, major, minor)
+    devices
+        .unwrap_or_default()
+        .iter()
+        .map(|d| (typ(d.typ()), d.major(), d.minor()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -63,19 +63,7 @@ pub(super) fn create_parked(
     let result = (|| -> Result<(State, Spawned)> {
         let linux = b.spec.linux().as_ref();
         let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
-        let nodes: Vec<_> = linux
-            .and_then(|l| l.devices().as_ref())
-            .into_iter()
-            .flatten()
-            .map(|d| {
-                let t = if matches!(d.typ(), oci_spec::runtime::LinuxDeviceType::B) {
-                    "b"
-                } else {
-                    "c"
-                };
-                crate::cgroups::node_rule(t, d.major(), d.minor())
-            })
-            .collect();
+        let nodes = crate::cgroups::device_nodes(linux.and_then(|l| l.devices().as_deref()));
         let none = Default::default();
         let resources = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&none);
         let p = if ctx.systemd_cgroup {

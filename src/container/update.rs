@@ -23,21 +23,10 @@ pub fn update(ctx: &Context, id: &str, new: &LinuxResources) -> Result<()> {
     let merged = merge(&mut config, new)?;
     let mut apply = merged.clone();
     apply.set_devices(new.devices().clone());
-    let nodes: Vec<_> = serde_json::from_value::<Spec>(config.clone())
+    let linux = serde_json::from_value::<Spec>(config.clone())
         .ok()
-        .and_then(|s| s.linux().clone())
-        .and_then(|l| l.devices().clone())
-        .into_iter()
-        .flatten()
-        .map(|d| {
-            let t = if matches!(d.typ(), oci_spec::runtime::LinuxDeviceType::B) {
-                "b"
-            } else {
-                "c"
-            };
-            crate::cgroups::node_rule(t, d.major(), d.minor())
-        })
-        .collect();
+        .and_then(|s| s.linux().clone());
+    let nodes = crate::cgroups::device_nodes(linux.as_ref().and_then(|l| l.devices().as_deref()));
     if let Some(unit) = &state.systemd_unit {
         crate::cgroups::systemd::update(unit, &merged)?;
     }

@@ -89,10 +89,11 @@ fn check(v: i64, field: &str) -> Result<()> {
     Ok(())
 }
 
-/// checkBeforeUpdate: refuse a limit below what the container already uses.
-pub fn check_usage(dir: &Path, m: &LinuxMemory) -> Result<()> {
+/// checkBeforeUpdate: refuse a limit below what the container already uses (`usage_file`:
+/// memory.usage_in_bytes on v1, memory.current on v2).
+pub fn check_usage(dir: &Path, usage_file: &str, m: &LinuxMemory) -> Result<()> {
     if let Some(limit) = m.limit().filter(|l| *l > 0) {
-        let usage: i64 = read(dir, "memory.usage_in_bytes")?.parse().unwrap_or(0);
+        let usage: i64 = read(dir, usage_file)?.parse().unwrap_or(0);
         if limit < usage {
             bail!("linux.resources.memory.limit: {limit} is below the container's current memory usage {usage} (checkBeforeUpdate)");
         }

@@ -1,7 +1,7 @@
 //! v2 memory: memory.max, memory.low and memory.swap.max (swap alone, where the spec counts
 //! memory plus swap).
 
-use super::super::{convert, read, write, write_error};
+use super::super::{convert, write, write_error};
 use crate::logging::warn;
 use anyhow::{bail, Result};
 use oci_spec::runtime::LinuxMemory;
@@ -40,17 +40,6 @@ pub fn apply(dir: &Path, m: &LinuxMemory) -> Result<()> {
     }
     if m.use_hierarchy() == Some(false) {
         bail!("linux.resources.memory.useHierarchy: cgroup v2 is always hierarchical");
-    }
-    Ok(())
-}
-
-/// checkBeforeUpdate: refuse a limit below what the container already uses.
-pub fn check_usage(dir: &Path, m: &LinuxMemory) -> Result<()> {
-    if let Some(limit) = m.limit().filter(|l| *l > 0) {
-        let usage: i64 = read(dir, "memory.current")?.parse().unwrap_or(0);
-        if limit < usage {
-            bail!("linux.resources.memory.limit: {limit} is below the container's current memory usage {usage} (checkBeforeUpdate)");
-        }
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ mod io;
 mod memory;
 
 pub use io::apply as io;
-pub use memory::{apply as memory, check_usage as check_memory_usage};
+pub use memory::apply as memory;
 
 use super::{convert, read, write};
 use anyhow::{bail, Result};
