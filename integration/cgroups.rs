@@ -479,7 +479,6 @@ fn container_processes_are_in_every_hierarchy() {
         }
         assert_eq!(path, want, "{line}");
     }
-    let _: Value = c.state();
 }
 
 #[test]

@@ -211,8 +211,13 @@ fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn add_process(placement: &Placement, pid: i32) -> Result<()> {
-    for dir in &placement.paths {
+/// Write `pid` into each of the container's cgroups; `in_v2` when the clone already put it
+/// into the v2 one.
+pub fn add_process(placement: &Placement, pid: i32, in_v2: bool) -> Result<()> {
+    for (h, dir) in placement.hierarchies.iter().zip(&placement.paths) {
+        if in_v2 && h.v2 {
+            continue;
+        }
         let procs = dir.join("cgroup.procs");
         std::fs::write(&procs, pid.to_string())
             .with_context(|| format!("add pid {pid} to {}", procs.display()))?;

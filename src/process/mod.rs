@@ -148,9 +148,11 @@ pub fn spawn(
         clone_flags.bits() as u64,
         cgroup_dir.as_ref().map(|f| f.as_raw_fd()),
     );
-    if forked.is_err() && cgroup_dir.is_some() {
+    let mut in_v2_cgroup = cgroup_dir.is_some();
+    if forked.is_err() && in_v2_cgroup {
         // Kernels before 5.7 lack CLONE_INTO_CGROUP: the parent moves the init instead.
         forked = clone::clone(clone_flags.bits() as u64, None);
+        in_v2_cgroup = false;
     }
     if let Ok(clone::Forked::Child) = forked {
         drop(parent_end);
@@ -170,7 +172,7 @@ pub fn spawn(
         if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
             idmap::write(pid, opts.spec)?;
         }
-        crate::cgroups::add_process(placement, pid)?;
+        crate::cgroups::add_process(placement, pid, in_v2_cgroup)?;
         parent_end.send(&ToInit::Go, None)?;
         let console_master = wait_ready(
             &parent_end,
