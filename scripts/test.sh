@@ -48,6 +48,8 @@ find_cargo() {
 }
 
 ensure_pkgs busybox-static libseccomp-dev pkg-config gcc iproute2 util-linux
+# The managers tests drive real podman (with conmon) and containerd (with ctr).
+[[ -n ${RT_SKIP_MANAGERS:-} ]] || ensure_pkgs podman containerd
 find_cargo
 
 if [[ ${RT_LINT:-0} == 1 ]]; then

@@ -22,7 +22,7 @@ pub fn rt_bin() -> &'static str {
     env!("CARGO_BIN_EXE_rt")
 }
 
-fn tmp_dir() -> PathBuf {
+pub fn tmp_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
 }
 
@@ -369,6 +369,14 @@ fn make_cgroup_prefix() {
     }
 }
 
+/// Remove /<hierarchy>/rt-test/NAME and everything under it on every hierarchy, ending the
+/// processes still in it.
+pub fn remove_test_cgroup(name: &str) {
+    for root in hierarchy_roots() {
+        remove_cgroup_tree(&root.join(CGROUP_PREFIX).join(name));
+    }
+}
+
 fn remove_cgroup_tree(dir: &Path) {
     if !dir.is_dir() {
         return;
@@ -410,10 +418,7 @@ impl Drop for Container {
         for &pid in &self.pids {
             kill_pid(pid);
         }
-        for root in hierarchy_roots() {
-            let prefix = root.join(CGROUP_PREFIX);
-            remove_cgroup_tree(&prefix.join(&self.id));
-        }
+        remove_test_cgroup(&self.id);
         let _ = fs::remove_dir_all(state_root().join(&self.id));
         if !std::thread::panicking() {
             let _ = fs::remove_dir_all(&self.bundle);
