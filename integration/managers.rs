@@ -318,6 +318,12 @@ fn podman_run_rm_echo_and_exit_codes() {
             .contains("exec: \"nosuch-cmd\": executable file not found in $PATH"),
         "{out:?}"
     );
+    // ... "no such file or directory" to 127 and "permission denied" to 126.
+    let out = p.run(&["--rm", IMAGE, "/nosuch"]);
+    assert_eq!(out.code(), 127, "{out:?}");
+    let out = p.run(&["--rm", IMAGE, "/etc/passwd"]);
+    assert_eq!(out.code(), 126, "{out:?}");
+    assert!(out.stderr.contains("permission denied"), "{out:?}");
     let out = p.podman(&["ps", "-aq"]).ok();
     assert_eq!(out.stdout, "", "{out:?}");
 }
