@@ -36,6 +36,8 @@ impl Args {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
+            listen_fds: container::activation::listen_fds(),
+            notify_socket: container::notify::from_env(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &Context, a: Args) -> Result<i32> {
-    container::start(ctx, &a.id)?;
+    let notify_socket = container::notify::from_env();
+    container::start(ctx, &a.id, notify_socket.as_deref())?;
     Ok(0)
 }

@@ -8,6 +8,7 @@ use crate::errno::SysContext;
 use crate::process::{self, Console, InitOptions, Spawned};
 use anyhow::{bail, Context as _, Result};
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -20,6 +21,10 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
+    /// Descriptors from 3 passed by socket activation (LISTEN_FDS), kept before the preserved ones.
+    pub listen_fds: i32,
+    /// The caller's NOTIFY_SOCKET: the container gets a notify socket of its own.
+    pub notify_socket: Option<OsString>,
 }
 
 pub fn create(ctx: &Context, id: &str, opts: &CreateOptions) -> Result<()> {
@@ -34,7 +39,7 @@ pub(super) fn create_parked(
     foreground: bool,
 ) -> Result<(Locked, State, Spawned)> {
     id::validate(id)?;
-    let b = bundle::load(&opts.bundle)?;
+    let mut b = bundle::load(&opts.bundle)?;
     if !own_pid_namespace(&b.spec) {
         // Processes already in the PID namespace we enter will see our init before it execs.
         process::sealed_exe::ensure()?;
@@ -55,12 +60,25 @@ pub(super) fn create_parked(
     if opts.preserve_fds < 0 {
         bail!("--preserve-fds {}: must not be negative", opts.preserve_fds);
     }
+    let Some(inherited_fds) = opts.listen_fds.checked_add(opts.preserve_fds) else {
+        bail!(
+            "LISTEN_FDS={} and --preserve-fds {}: too many descriptors",
+            opts.listen_fds,
+            opts.preserve_fds
+        );
+    };
     let locked = super::state::create(&ctx.root, id)?;
     let mut placement = None;
     let mut driver: Option<systemd::Driver> = None;
     let mut unit = None;
     let mut pid = 0;
     let result = (|| -> Result<(State, Spawned)> {
+        if opts.notify_socket.is_some() {
+            super::notify::setup(&mut b.spec, &locked.dir)?;
+        }
+        if opts.listen_fds > 0 {
+            super::activation::setup(&mut b.spec, opts.listen_fds);
+        }
         let linux = b.spec.linux().as_ref();
         let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
         let nodes = crate::cgroups::device_nodes(linux.and_then(|l| l.devices().as_deref()));
@@ -119,7 +137,7 @@ pub(super) fn create_parked(
             rootfs: &b.rootfs,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
-            preserve_fds: opts.preserve_fds,
+            preserve_fds: inherited_fds,
             fifo: &fifo,
             error_file: &error_file,
             console,

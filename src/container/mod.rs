@@ -1,5 +1,6 @@
 //! The container lifecycle: create, start, state, kill, delete, run, list, over the state store.
 
+pub mod activation;
 pub mod bundle;
 mod create;
 mod delete;
@@ -9,6 +10,7 @@ mod foreground;
 pub mod id;
 mod kill;
 mod list;
+pub mod notify;
 mod pause;
 mod run;
 mod start;

@@ -9,17 +9,32 @@ use anyhow::Result;
 pub fn run(ctx: &Context, id: &str, opts: &CreateOptions, detach: bool) -> Result<i32> {
     let (locked, state, spawned) = create_parked(ctx, id, opts, !detach)?;
     drop(locked);
-    if let Err(e) = start(ctx, id) {
-        let _ = super::delete(ctx, id, true);
-        return Err(e);
-    }
+    let notify = match start::release(ctx, id, opts.notify_socket.as_deref()) {
+        Ok((_, notify)) => notify,
+        Err(e) => {
+            let _ = super::delete(ctx, id, true);
+            return Err(e);
+        }
+    };
     if detach {
+        // As `start`: back once the container is ready, the init its main pid.
+        if let Some(n) = notify {
+            n.forward_ready(state.pid, state.init_start_time, state.pid)?;
+        }
         return Ok(0);
     }
     forward_signals(spawned.pid);
     let proxy = spawned
         .console_master
         .map(|m| std::thread::spawn(move || crate::tty::proxy(m)));
+    if let Some(n) = notify {
+        // As runc: we stay in the foreground until the container exits, so the main pid the manager
+        // watches is ours; failing to notify it does not stop the container.
+        let own = std::process::id() as i32;
+        if let Err(e) = n.forward_ready(spawned.pid, state.init_start_time, own) {
+            crate::logging::warn(&format!("{e:#}"));
+        }
+    }
     let code = wait_exit(spawned.pid)?;
     if let Some(p) = proxy {
         let _ = p.join();

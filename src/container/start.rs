@@ -1,10 +1,31 @@
-//! `start`: release the init parked on the exec fifo.
+//! `start`: release the init parked on the exec fifo; with the caller's NOTIFY_SOCKET, return
+//! once the container is ready.
 
+use super::notify::{self, Forwarder};
+use super::state::State;
 use super::status::Status;
 use super::{load, open_existing, Context};
 use anyhow::{bail, Result};
+use std::ffi::OsStr;
 
-pub fn start(ctx: &Context, id: &str) -> Result<()> {
+/// `notify_socket`: the caller's NOTIFY_SOCKET, to pass the container's READY=1 on to.
+pub fn start(ctx: &Context, id: &str, notify_socket: Option<&OsStr>) -> Result<()> {
+    let (state, notify) = release(ctx, id, notify_socket)?;
+    // Waited for without the container's lock: `state`, `kill` and `delete` must not wait for it.
+    if let Some(n) = notify {
+        n.forward_ready(state.pid, state.init_start_time, state.pid)?;
+        crate::logging::debug(&format!("start {id}: the container is ready"));
+    }
+    Ok(())
+}
+
+/// Everything `start` does under the container's lock: bind the notify socket if asked, release
+/// the init, run the poststart hooks.
+pub(super) fn release(
+    ctx: &Context,
+    id: &str,
+    notify_socket: Option<&OsStr>,
+) -> Result<(State, Option<Forwarder>)> {
     let locked = open_existing(ctx, id)?;
     let (mut state, st) = load(&locked, id)?;
     match st {
@@ -13,6 +34,11 @@ pub fn start(ctx: &Context, id: &str) -> Result<()> {
         Status::Running | Status::Paused => bail!("cannot start an already running container"),
         Status::Creating => bail!("cannot start a container that is still being created"),
     }
+    // Bound before the process runs, so that none of its messages is lost.
+    let notify = match notify_socket {
+        Some(host) => Some(notify::bind(&locked.dir, host)?),
+        None => None,
+    };
     let fifo = locked.fifo_path();
     if !crate::process::fifo::release(&fifo)? {
         bail!("cannot start a container that has stopped");
@@ -38,5 +64,5 @@ pub fn start(ctx: &Context, id: &str) -> Result<()> {
             return Err(e.context("container stopped"));
         }
     }
-    Ok(())
+    Ok((state, notify))
 }

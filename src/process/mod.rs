@@ -31,6 +31,7 @@ pub struct InitOptions<'a> {
     pub rootfs: &'a Path,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// Descriptors from 3 that the process inherits: LISTEN_FDS's, then `--preserve-fds`.
     pub preserve_fds: i32,
     /// The exec fifo, opened read-write so that the init can block reading it.
     pub fifo: &'a OwnedFd,
