@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 
 /// A started container whose init sleeps.
 fn running(name: &str, tweak: impl FnOnce(&mut Container)) -> Container {
@@ -215,33 +215,6 @@ fn exec_closes_the_runtime_fds_and_passes_preserved_ones() {
     )
     .ok();
     assert!(!out.stdout.contains("RT_SECRET_MARKER"), "{out:?}");
-}
-
-/// A listening unix socket in `dir`; accept one connection and receive one fd from it.
-fn receive_fd(listener: &std::os::unix::net::UnixListener) -> (String, OwnedFd) {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let (conn, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 4096];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    let mut fd = None;
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-        }
-    }
-    let n = msg.bytes;
-    (
-        String::from_utf8_lossy(&buf[..n]).into_owned(),
-        fd.expect("no fd received"),
-    )
 }
 
 #[test]

@@ -7,7 +7,9 @@
 use serde_json::{json, Value};
 use std::fs;
 use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -325,6 +327,18 @@ impl Container {
     pub fn delete(&self) -> Output {
         self.rt(&["delete", &self.id])
     }
+
+    /// What of this container is on the host: its state directory and cgroup directories.
+    pub fn leftovers(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = hierarchy_roots()
+            .into_iter()
+            .map(|r| r.join(CGROUP_PREFIX).join(&self.id))
+            .chain([state_root().join(&self.id)])
+            .filter(|p| p.exists())
+            .collect();
+        v.dedup();
+        v
+    }
 }
 
 /// A host with only cgroup v2, mounted on /sys/fs/cgroup.
@@ -450,4 +464,54 @@ pub fn ns(pid: &str, kind: &str) -> String {
 pub fn script(path: &Path, body: &str) {
     fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Wait until `fd` has something to read (or is at its end), failing after TIMEOUT.
+#[track_caller]
+pub fn wait_readable(fd: BorrowedFd, what: &str) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "nothing came within {TIMEOUT:?}: {what}");
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        let ms = PollTimeout::try_from(left.min(Duration::from_secs(1))).unwrap();
+        match poll(&mut fds, ms) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => return,
+            Err(e) => panic!("poll for {what}: {e}"),
+        }
+    }
+}
+
+/// Accept one connection on a console (or pidfd) socket and receive one fd from it (SCM_RIGHTS),
+/// with the bytes sent along, as managers do; within TIMEOUT, so that a runtime that never
+/// connects fails the test instead of hanging it.
+pub fn receive_fd(listener: &UnixListener) -> (String, OwnedFd) {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    wait_readable(listener.as_fd(), "a connection to the socket");
+    let (conn, _) = listener.accept().unwrap();
+    wait_readable(conn.as_fd(), "a message on the socket");
+    let mut buf = [0u8; 4096];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .unwrap();
+    let mut fd = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // Safety: the kernel just gave us this descriptor.
+            fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    let n = msg.bytes;
+    (
+        String::from_utf8_lossy(&buf[..n]).into_owned(),
+        fd.expect("no fd received"),
+    )
 }

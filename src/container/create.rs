@@ -50,12 +50,11 @@ pub(super) fn create_parked(
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
+    crate::tty::check_console_socket(!foreground, terminal, opts.console_socket.is_some())?;
     let console = match (&opts.console_socket, terminal) {
         (Some(path), true) => Console::Socket(connect(path)?),
-        (Some(_), false) => bail!("--console-socket was given but process.terminal is false"),
-        (None, true) if foreground => Console::Parent,
-        (None, true) => bail!("process.terminal is true: a --console-socket is required to create a container with a terminal"),
-        (None, false) => Console::None,
+        (None, true) => Console::Parent,
+        _ => Console::None,
     };
     if opts.preserve_fds < 0 {
         bail!("--preserve-fds {}: must not be negative", opts.preserve_fds);

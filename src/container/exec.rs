@@ -62,16 +62,16 @@ pub fn exec(
     drop(locked);
 
     let terminal = process.terminal().unwrap_or(false);
+    crate::tty::check_console_socket(o.detach, terminal, o.console_socket.is_some())?;
+    // Our terminal is looked for before the process exists: without one it is not started.
+    let mut host_console = None;
     let console = match (&o.console_socket, terminal) {
         (Some(path), true) => Console::Socket(connect(path, "console")?),
-        (Some(_), false) => {
-            bail!("--console-socket was given but the process has no terminal (--tty)")
-        }
-        (None, true) if !o.detach => Console::Parent,
         (None, true) => {
-            bail!("cannot allocate tty if rt will detach without setting console socket")
+            host_console = Some(crate::tty::HostConsole::open()?);
+            Console::Parent
         }
-        (None, false) => Console::None,
+        _ => Console::None,
     };
     let pidfd_socket = match &o.pidfd_socket {
         Some(path) => Some(connect(path, "pidfd")?),
@@ -120,14 +120,13 @@ pub fn exec(
     if o.detach {
         return Ok(0);
     }
+    let proxy = match (spawned.console_master, host_console) {
+        (Some(m), Some(h)) => Some(crate::tty::Proxy::start(m, h)?),
+        _ => None,
+    };
     forward_signals(pid);
-    let proxy = spawned
-        .console_master
-        .map(|m| std::thread::spawn(move || crate::tty::proxy(m)));
     let code = wait_exit(pid)?;
-    if let Some(p) = proxy {
-        let _ = p.join();
-    }
+    drop(proxy);
     Ok(code)
 }
 

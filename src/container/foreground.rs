@@ -16,6 +16,8 @@ extern "C" fn forward(sig: libc::c_int) {
     }
 }
 
+// Not SIGWINCH: as in runc, a terminal's resize reaches the container by resizing its pty
+// (tty::Proxy), and without a terminal there is nothing to resize.
 const FORWARDED: &[i32] = &[
     libc::SIGTERM,
     libc::SIGINT,
@@ -23,7 +25,6 @@ const FORWARDED: &[i32] = &[
     libc::SIGQUIT,
     libc::SIGUSR1,
     libc::SIGUSR2,
-    libc::SIGWINCH,
 ];
 
 /// Forward the usual signals to `pid` from now on.

@@ -4,13 +4,21 @@
 use super::create::{create_parked, CreateOptions};
 use super::foreground::{forward_signals, wait_exit};
 use super::{delete::destroy, start, Context};
+use crate::tty::{HostConsole, Proxy};
 use anyhow::Result;
 
 pub fn run(ctx: &Context, id: &str, opts: &CreateOptions, detach: bool) -> Result<i32> {
     let (locked, state, spawned) = create_parked(ctx, id, opts, !detach)?;
     drop(locked);
-    let notify = match start::release(ctx, id, opts.notify_socket.as_deref()) {
-        Ok((_, notify)) => notify,
+    // Our terminal is set up before the process runs, so that it starts with our window size.
+    let proxy = spawned
+        .console_master
+        .map(|m| HostConsole::open().and_then(|h| Proxy::start(m, h)))
+        .transpose();
+    let started = proxy
+        .and_then(|p| start::release(ctx, id, opts.notify_socket.as_deref()).map(|(_, n)| (p, n)));
+    let (proxy, notify) = match started {
+        Ok(r) => r,
         Err(e) => {
             let _ = super::delete(ctx, id, true);
             return Err(e);
@@ -24,9 +32,6 @@ pub fn run(ctx: &Context, id: &str, opts: &CreateOptions, detach: bool) -> Resul
         return Ok(0);
     }
     forward_signals(spawned.pid);
-    let proxy = spawned
-        .console_master
-        .map(|m| std::thread::spawn(move || crate::tty::proxy(m)));
     if let Some(n) = notify {
         // As runc: we stay in the foreground until the container exits, so the main pid the manager
         // watches is ours; failing to notify it does not stop the container.
@@ -36,9 +41,7 @@ pub fn run(ctx: &Context, id: &str, opts: &CreateOptions, detach: bool) -> Resul
         }
     }
     let code = wait_exit(spawned.pid)?;
-    if let Some(p) = proxy {
-        let _ = p.join();
-    }
+    drop(proxy);
     // Someone may have deleted it meanwhile (`delete --force`): then there is nothing left to do.
     if let Some(locked) = super::state::open(&ctx.root, id)? {
         destroy(locked, &state)?;

@@ -159,7 +159,7 @@ fn setup(o: &ExecOptions, root: &OwnedFd, chan: &Channel) -> Result<Exec> {
             .sys(|| format!("set process.oomScoreAdj {adj}"))?;
     }
     if o.process.terminal().unwrap_or(false) {
-        let master = crate::tty::setup_console(o.process.console_size().as_ref())?;
+        let master = crate::tty::setup_console(o.process.console_size().as_ref(), false)?;
         match &o.console {
             Console::Socket(sock) => crate::tty::send_master(sock, &master)?,
             Console::Parent => chan.send(&FromInit::ConsoleMaster, Some(master.as_raw_fd()))?,

@@ -98,6 +98,22 @@ fn setup(
         let list = h.create_container().as_deref().unwrap_or(&[]);
         crate::hooks::run_all("createContainer", list, &hook_state("creating"))
     };
+    // As runc: once pivoted, before the root (and so maybe /dev) turns read-only, since the
+    // slave is bind-mounted on /dev/console.
+    let mut console = || -> Result<()> {
+        if !process.terminal().unwrap_or(false) {
+            return Ok(());
+        }
+        let master = tty::setup_console(process.console_size().as_ref(), true)?;
+        match &opts.console {
+            Console::Socket(sock) => tty::send_master(sock, &master),
+            Console::Parent => chan.send(
+                &FromInit::ConsoleMaster,
+                Some(std::os::fd::AsRawFd::as_raw_fd(&master)),
+            ),
+            Console::None => bail!("process.terminal is set but no console socket was given"),
+        }
+    };
     // listenerPath is a host path: connect while it still resolves.
     let seccomp_listener = crate::seccomp::connect_listener(
         spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
@@ -121,6 +137,7 @@ fn setup(
                 .collect(),
         },
         &mut before_pivot,
+        &mut console,
     )?;
 
     let has_uts = plan.new.contains(CloneFlags::CLONE_NEWUTS)
@@ -139,18 +156,6 @@ fn setup(
             bail!("domainname {d:?}: setting a domainname requires a private UTS namespace");
         }
         set_domainname(d)?;
-    }
-
-    if process.terminal().unwrap_or(false) {
-        let master = tty::setup_console(process.console_size().as_ref())?;
-        match &opts.console {
-            Console::Socket(sock) => tty::send_master(sock, &master)?,
-            Console::Parent => chan.send(
-                &FromInit::ConsoleMaster,
-                Some(std::os::fd::AsRawFd::as_raw_fd(&master)),
-            )?,
-            Console::None => bail!("process.terminal is set but no console socket was given"),
-        }
     }
 
     if !opts.no_new_keyring {

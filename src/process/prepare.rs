@@ -82,6 +82,7 @@ pub fn prepare(o: Options) -> Result<Exec> {
     }
 
     capabilities::drop_bounding(process.capabilities().as_ref())?;
+    user::chown_stdio(process.user().uid())?;
     user::switch(process.user())?;
     capabilities::apply(process.capabilities().as_ref())?;
     if !env.iter().any(|e| e.starts_with("HOME=")) {

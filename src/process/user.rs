@@ -45,6 +45,34 @@ pub fn switch(user: &User) -> Result<()> {
     Ok(())
 }
 
+/// runc's fixStdioPermissions, before the uid switch: stdio (the container's terminal above all)
+/// is handed to the process's user so that it can use it (reopen its tty). Only the owner
+/// changes; /dev/null and what we may not change (unmapped ids, read-only /dev) are left alone.
+pub fn chown_stdio(uid: u32) -> Result<()> {
+    use nix::sys::stat::{fstat, stat};
+    let null = stat("/dev/null").context("stat /dev/null")?;
+    for fd in 0..3 {
+        // Safety: stdio numbers, borrowed for the calls below.
+        let f = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let st = match fstat(f) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::EBADF) => continue, // closed: nothing to hand over
+            Err(e) => return Err(e).with_context(|| format!("fstat stdio fd {fd}")),
+        };
+        if st.st_uid == uid || st.st_rdev == null.st_rdev {
+            continue;
+        }
+        match nix::unistd::fchown(f, Some(Uid::from_raw(uid)), Some(Gid::from_raw(st.st_gid))) {
+            Ok(()) => {}
+            Err(
+                nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
+            ) => {}
+            Err(e) => return Err(e).with_context(|| format!("fchown stdio fd {fd} to uid {uid}")),
+        }
+    }
+    Ok(())
+}
+
 /// The user's home from the container's /etc/passwd, "/" when it has none (runc's behaviour).
 pub fn home_dir(uid: u32) -> String {
     std::fs::read_to_string("/etc/passwd")

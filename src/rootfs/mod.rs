@@ -34,12 +34,14 @@ pub struct Options {
 
 const NONE: Option<&str> = None;
 
-/// `before_pivot` runs once the mounts are made and before pivot_root (the create hooks).
+/// `before_pivot` runs once the mounts are made and before pivot_root (the create hooks),
+/// `after_pivot` right after it, while everything is still writable (the console).
 pub fn setup(
     spec: &Spec,
     rootfs: &Path,
     opts: &Options,
     before_pivot: &mut dyn FnMut() -> Result<()>,
+    after_pivot: &mut dyn FnMut() -> Result<()>,
 ) -> Result<()> {
     let linux = spec.linux().as_ref();
     let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
@@ -98,6 +100,7 @@ pub fn setup(
     } else {
         pivot::pivot_into(rootfs)?;
     }
+    after_pivot()?;
     if let Some(l) = linux {
         // Before readonlyPaths makes /proc/sys read-only, as runc does.
         if let Some(s) = l.sysctl() {
