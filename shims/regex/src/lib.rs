@@ -1,0 +1,2 @@
+//! `regex` as regex-lite: see Cargo.toml for why rt builds oci-spec against it.
+pub use regex_lite::*;
