@@ -35,7 +35,7 @@ for r in "$@"; do
         python3 "$HERE/reaper.py" strace -f -c -S time -o "$TMP/$r.summary" \
         "${bin[$r]}" --root "$TMP/state/private/$r" run --bundle "$TMP/b/$r" "p-$r-strace" </dev/null
     unshare --mount --propagation private "$HERE/privview.sh" \
-        python3 "$HERE/reaper.py" strace -f -qq -o "$TMP/$r.trace" \
+        python3 "$HERE/reaper.py" strace -f -qq -T -o "$TMP/$r.trace" \
         "${bin[$r]}" --root "$TMP/state/private/$r" run --bundle "$TMP/b/$r" "p-$r-strace2" </dev/null
     echo "== $r: strace -c -f (sorted by time)"
     head -25 "$TMP/$r.summary"
@@ -47,4 +47,5 @@ for r in "$@"; do
         ((n)) && printf '%s=%s ' "$s" "$n"
     done
     echo; echo "processes: $(awk '{print $1}' "$TMP/$r.trace" | sort -u | wc -l)"
+    [[ -n ${KEEP_TRACE:-} ]] && cp "$TMP/$r.trace" "$KEEP_TRACE.$r"
 done

@@ -15,11 +15,17 @@ pub fn known() -> Vec<String> {
     v.iter().map(Capability::to_string).collect()
 }
 
+/// The capabilities of the running kernel, probed once (41 prctl calls) per process.
+fn supported() -> &'static CapsHashSet {
+    static SUPPORTED: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
+    SUPPORTED.get_or_init(caps::runtime::thread_all_supported)
+}
+
 fn to_caps(
     set: &Option<HashSet<oci_spec::runtime::Capability>>,
     field: &str,
 ) -> Result<CapsHashSet> {
-    let supported = caps::runtime::thread_all_supported();
+    let supported = supported();
     let mut out = CapsHashSet::new();
     for c in set.iter().flatten() {
         let name = c.to_string();
@@ -49,7 +55,7 @@ pub fn drop_bounding(c: Option<&LinuxCapabilities>) -> Result<()> {
         Some(c) => to_caps(c.bounding(), "bounding")?,
         None => CapsHashSet::new(),
     };
-    for cap in caps::runtime::thread_all_supported() {
+    for &cap in supported() {
         if !keep.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap)
                 .with_context(|| format!("drop {cap} from the bounding set"))?;

@@ -25,8 +25,10 @@ pub enum FromInit {
 /// What the parent tells the init.
 #[derive(Serialize, Deserialize, Debug)]
 pub enum ToInit {
-    /// Id maps written and cgroup joined: go on with the setup.
+    /// Id maps written: go on with the setup, up to what needs the cgroup.
     Go,
+    /// The init is in its cgroups: it may create devices, run hooks and exec.
+    CgroupJoined,
     HooksDone,
 }
 

@@ -51,6 +51,19 @@ fn setup(
         Some((m, _)) => bail!("init channel: unexpected {m:?}"),
         None => bail!("runtime exited during setup"),
     }
+    // The parent puts us in our cgroups meanwhile; what needs them waits for this.
+    let joined = std::cell::Cell::new(false);
+    let in_cgroup = || -> Result<()> {
+        if joined.get() {
+            return Ok(());
+        }
+        match chan.recv::<ToInit>()? {
+            Some((ToInit::CgroupJoined, _)) => joined.set(true),
+            Some((m, _)) => bail!("init channel: unexpected {m:?}"),
+            None => bail!("runtime exited during setup"),
+        }
+        Ok(())
+    };
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         user::become_namespace_root();
     }
@@ -61,6 +74,8 @@ fn setup(
         crate::namespaces::join(*f, path)?;
     }
     if plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+        // The namespace's root is the cgroup we are in when we make it.
+        in_cgroup()?;
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("create cgroup namespace")?;
     }
     // Session leader, so that a terminal can become our controlling one.
@@ -83,6 +98,7 @@ fn setup(
         s
     };
     let mut before_pivot = || -> Result<()> {
+        in_cgroup()?;
         let Some(h) = hooks else { return Ok(()) };
         let runtime_side = [h.prestart(), h.create_runtime()]
             .iter()
@@ -136,9 +152,11 @@ fn setup(
                 .map(|f| f.as_ref().map(std::os::fd::AsRawFd::as_raw_fd))
                 .collect(),
         },
+        &in_cgroup,
         &mut before_pivot,
         &mut console,
     )?;
+    in_cgroup()?;
 
     let has_uts = plan.new.contains(CloneFlags::CLONE_NEWUTS)
         || plan

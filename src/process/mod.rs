@@ -173,8 +173,17 @@ pub fn spawn(
         if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
             idmap::write(pid, opts.spec)?;
         }
-        crate::cgroups::add_process(placement, pid, in_v2_cgroup)?;
+        // On cgroup v1, the first move into a cgroup waits for an RCU grace period (milliseconds):
+        // the init mounts its root meanwhile, and waits for CgroupJoined before it needs the
+        // cgroup (devices, hooks, exec).
         parent_end.send(&ToInit::Go, None)?;
+        if let Err(e) = crate::cgroups::add_process(placement, pid, in_v2_cgroup) {
+            // The init may have failed first, and its error is the one to report.
+            kill_and_reap(pid);
+            return Err(init_error(&parent_end).unwrap_or(e));
+        }
+        // Sent to an init that already failed, this fails: wait_ready then reports its error.
+        let _ = parent_end.send(&ToInit::CgroupJoined, None);
         let console_master = wait_ready(
             &parent_end,
             Some(&mut || parent.runtime_hooks()),
@@ -190,6 +199,16 @@ pub fn spawn(
         kill_and_reap(pid);
     }
     result
+}
+
+/// The error a dead init left on the channel, if any.
+fn init_error(chan: &Channel) -> Option<anyhow::Error> {
+    while let Ok(Some((msg, _))) = chan.recv::<FromInit>() {
+        if let FromInit::Error(m) = msg {
+            return Some(anyhow::anyhow!("{m}"));
+        }
+    }
+    None
 }
 
 /// Serve the child's setup until it reports Ready: keep the pty master it may send, run the
