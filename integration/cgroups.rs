@@ -591,3 +591,44 @@ fn systemd_driver_without_systemd_is_a_clear_error() {
     c.rt(&["--systemd-cgroup", "create", "--bundle", &b, &c.id])
         .fails_with("slice:prefix:name");
 }
+
+/// The init sets itself up while rt moves it into its cgroups; a createContainer hook (a child of
+/// the init) and the process itself must already be inside them.
+#[test]
+fn hooks_and_the_process_start_inside_the_cgroup() {
+    let mut c = Container::new("cg-early");
+    let hook_out = c.bundle.join("hook.cgroup");
+    let hook = c.bundle.join("hook.sh");
+    script(
+        &hook,
+        &format!("cat /proc/self/cgroup > {}", hook_out.display()),
+    );
+    c.config["hooks"] = json!({"createContainer": [{"path": hook}]});
+    c.sh("cat /proc/self/cgroup");
+    // Without a cgroup namespace, /proc/self/cgroup shows the paths as the host sees them.
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "cgroup");
+    let out = c.run().ok();
+    let want = format!("/{CGROUP_PREFIX}/{}", c.id);
+    let hook_seen = fs::read_to_string(&hook_out).unwrap();
+    for (who, seen) in [
+        ("process", out.stdout.as_str()),
+        ("hook", hook_seen.as_str()),
+    ] {
+        // Every hierarchy but the machine's own named ones must show the container's cgroup.
+        for line in seen.lines() {
+            let path = line.splitn(3, ':').nth(2).unwrap();
+            let ctrls = line.split(':').nth(1).unwrap();
+            if ctrls.is_empty() && !pure_v2() && path == "/" {
+                continue; // the hybrid unified mount: only hugetlb, not used here
+            }
+            assert!(
+                path.ends_with(&want),
+                "{who} in {line:?}, want {want}: {seen}"
+            );
+        }
+        assert!(seen.contains(&want), "{who}: {seen}");
+    }
+}

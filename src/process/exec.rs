@@ -172,6 +172,7 @@ fn setup(o: &ExecOptions, root: &OwnedFd, chan: &Channel) -> Result<Exec> {
         preserve_fds: o.preserve_fds,
         keep_fds: &[chan.raw_fd()],
         seccomp_listener,
+        compiled: &|| Ok(()),
     })?;
     // Safety: plain prctl. From here on the process outlives a detached `exec`, which may exit
     // as soon as it reads Ready: clear the death signal first.

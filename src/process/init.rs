@@ -51,7 +51,9 @@ fn setup(
         Some((m, _)) => bail!("init channel: unexpected {m:?}"),
         None => bail!("runtime exited during setup"),
     }
-    // The parent puts us in our cgroups meanwhile; what needs them waits for this.
+    // The parent puts us in our cgroups meanwhile (on v1 that takes an RCU grace period). Only
+    // hooks and the last steps (seccomp load, user switch, Ready) wait for it, so that mounts
+    // and the seccomp compilation overlap it.
     let joined = std::cell::Cell::new(false);
     let in_cgroup = || -> Result<()> {
         if joined.get() {
@@ -98,8 +100,9 @@ fn setup(
         s
     };
     let mut before_pivot = || -> Result<()> {
-        in_cgroup()?;
         let Some(h) = hooks else { return Ok(()) };
+        // Hook processes are children of ours: they start in the container's cgroup.
+        in_cgroup()?;
         let runtime_side = [h.prestart(), h.create_runtime()]
             .iter()
             .any(|l| l.as_ref().is_some_and(|v| !v.is_empty()));
@@ -152,11 +155,9 @@ fn setup(
                 .map(|f| f.as_ref().map(std::os::fd::AsRawFd::as_raw_fd))
                 .collect(),
         },
-        &in_cgroup,
         &mut before_pivot,
         &mut console,
     )?;
-    in_cgroup()?;
 
     let has_uts = plan.new.contains(CloneFlags::CLONE_NEWUTS)
         || plan
@@ -189,6 +190,7 @@ fn setup(
             std::os::fd::AsRawFd::as_raw_fd(opts.error_file),
         ],
         seccomp_listener,
+        compiled: &in_cgroup,
     })?;
 
     // Safety: plain prctl. From here on the init outlives `create`, which may exit as soon as it

@@ -174,8 +174,8 @@ pub fn spawn(
             idmap::write(pid, opts.spec)?;
         }
         // On cgroup v1, the first move into a cgroup waits for an RCU grace period (milliseconds):
-        // the init mounts its root meanwhile, and waits for CgroupJoined before it needs the
-        // cgroup (devices, hooks, exec).
+        // the init sets itself up meanwhile, and waits for CgroupJoined before hooks and before
+        // it loads seccomp and becomes the container's user.
         parent_end.send(&ToInit::Go, None)?;
         if let Err(e) = crate::cgroups::add_process(placement, pid, in_v2_cgroup) {
             // The init may have failed first, and its error is the one to report.

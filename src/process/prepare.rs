@@ -18,6 +18,9 @@ pub struct Options<'a> {
     pub keep_fds: &'a [RawFd],
     /// The connection to linux.seccomp.listenerPath, made while host paths resolved.
     pub seccomp_listener: Option<seccomp::Listener>,
+    /// Called once the seccomp filter is compiled, before it is loaded and the user changes: the
+    /// init waits there for its cgroup (the compilation overlaps the parent's move).
+    pub compiled: &'a dyn Fn() -> Result<()>,
 }
 
 /// The final step, prepared ahead so that a missing binary is reported before anything runs.
@@ -70,6 +73,7 @@ pub fn prepare(o: Options) -> Result<Exec> {
         Some(s) => Some(seccomp::Filter::compile(s, o.seccomp_listener)?),
         None => None,
     };
+    (o.compiled)()?;
     // Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held; a notify
     // fd goes to linux.seccomp.listenerPath right after either load.
     let mut late_filter = None;

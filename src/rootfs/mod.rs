@@ -34,14 +34,12 @@ pub struct Options {
 
 const NONE: Option<&str> = None;
 
-/// `before_devices` runs once the config's mounts are made (the init joins its cgroup: device
-/// nodes are subject to the devices controller), `before_pivot` before pivot_root (the create hooks),
+/// `before_pivot` runs once the mounts are made and before pivot_root (the create hooks),
 /// `after_pivot` right after it, while everything is still writable (the console).
 pub fn setup(
     spec: &Spec,
     rootfs: &Path,
     opts: &Options,
-    before_devices: &dyn Fn() -> Result<()>,
     before_pivot: &mut dyn FnMut() -> Result<()>,
     after_pivot: &mut dyn FnMut() -> Result<()>,
 ) -> Result<()> {
@@ -79,7 +77,6 @@ pub fn setup(
         let userns = opts.mount_userns.get(i).copied().flatten();
         mounts::mount_one(&root, m, opts, userns)?;
     }
-    before_devices()?;
     let dev_is_bind = spec_mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
