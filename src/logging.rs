@@ -57,7 +57,8 @@ fn line(format: Format, level: &str, msg: &str) -> String {
 
 fn emit(level: &str, msg: &str) {
     let Some(l) = LOGGER.get() else {
-        eprintln!("{level}: {msg}");
+        // Not eprintln!: a closed stderr must not make us panic.
+        let _ = writeln!(std::io::stderr(), "{level}: {msg}");
         return;
     };
     let text = line(l.format, level, msg);

@@ -16,6 +16,7 @@ mod process;
 mod rootfs;
 mod seccomp;
 mod signal;
+mod testpoint;
 mod timestamp;
 mod tty;
 mod variants;
@@ -37,7 +38,7 @@ fn main() {
         logging::Format::Text
     };
     if let Err(e) = logging::init(cli.log.as_deref(), format, cli.debug) {
-        eprintln!("{e:#}");
+        logging::fatal(&format!("{e:#}"));
         std::process::exit(1);
     }
     let (name, result) = cli::dispatch(cli);

@@ -145,13 +145,6 @@ pub fn plan(rel: &Path) -> Result<Placement> {
     Ok(placement)
 }
 
-/// Make the container's cgroup in every hierarchy.
-pub fn create(rel: &Path) -> Result<Placement> {
-    let mut placement = plan(rel)?;
-    placement.created_parents = make(&placement)?;
-    Ok(placement)
-}
-
 /// Make every directory of a planned placement that does not exist yet; the parents made for
 /// it are returned, deepest first. On error, what was made is removed again.
 pub fn make(placement: &Placement) -> Result<Vec<PathBuf>> {

@@ -1,16 +1,12 @@
 //! `features`: the OCI features document (see src/features.rs), as JSON on stdout.
 
-use anyhow::{Context, Result};
-use std::io::Write;
+use anyhow::Result;
 
 /// Show the enabled features (JSON, see the runtime spec's features.md)
 #[derive(clap::Args, Debug)]
 pub struct Args {}
 
 pub fn run(_: Args) -> Result<i32> {
-    std::io::stdout()
-        .lock()
-        .write_all(crate::features::to_json().as_bytes())
-        .context("write the features document")?;
+    super::emit(crate::features::to_json().as_bytes())?;
     Ok(0)
 }

@@ -13,26 +13,27 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// Print JSON to stdout; a closed stdout is not worth a panic.
+/// Print JSON to stdout.
 pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut out, v);
-    let _ = out.write_all(b"\n");
-    Ok(())
+    let mut out = serde_json::to_vec_pretty(v)?;
+    out.push(b'\n');
+    super::emit(&out)
 }
 
 pub fn run(ctx: &Context, a: Args) -> Result<i32> {
     let entries = container::list(ctx)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Vec::new();
     if a.quiet {
         for e in &entries {
-            let _ = writeln!(out, "{}", e.id);
+            writeln!(out, "{}", e.id)?;
         }
+        super::emit(&out)?;
         return Ok(0);
     }
     if a.format == "json" {
-        let _ = serde_json::to_writer(&mut out, &entries);
-        let _ = out.write_all(b"\n");
+        serde_json::to_writer(&mut out, &entries)?;
+        out.push(b'\n');
+        super::emit(&out)?;
         return Ok(0);
     }
     let rows: Vec<[String; 6]> = entries
@@ -64,7 +65,8 @@ pub fn run(ctx: &Context, a: Args) -> Result<i32> {
                 line.push_str(&format!("{c:<w$}", w = widths[i]));
             }
         }
-        let _ = writeln!(out, "{}", line.trim_end());
+        writeln!(out, "{}", line.trim_end())?;
     }
+    super::emit(&out)?;
     Ok(0)
 }

@@ -114,12 +114,23 @@ pub fn version_text() -> String {
     )
 }
 
+/// Write a command's output to stdout. A stdout that cannot take it (a reader gone: EPIPE) makes
+/// the command fail with that error, exit status 1: never a panic, never death by SIGPIPE (rt
+/// ignores it), and the caller learns that the output was lost.
+pub fn emit(bytes: &[u8]) -> Result<()> {
+    use crate::errno::SysContext;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .sys(|| "write to stdout")
+}
+
 /// Run the parsed command; the value is the process exit status.
 pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
     let Some(cmd) = cli.command else {
         if cli.version {
-            print!("{}", version_text());
-            return (None, Ok(0));
+            return (None, emit(version_text().as_bytes()).map(|_| 0));
         }
         return (
             None,

@@ -19,12 +19,13 @@ pub struct Args {
 
 pub fn run(ctx: &Context, a: Args) -> Result<i32> {
     let pids = container::pids(ctx, &a.id)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Vec::new();
     if a.format == "json" {
         if !a.ps_args.is_empty() {
             bail!("ps options cannot be combined with --format json");
         }
-        let _ = writeln!(out, "{}", serde_json::to_string(&pids)?);
+        writeln!(out, "{}", serde_json::to_string(&pids)?)?;
+        super::emit(&out)?;
         return Ok(0);
     }
     let args = if a.ps_args.is_empty() {
@@ -46,8 +47,9 @@ pub fn run(ctx: &Context, a: Args) -> Result<i32> {
     }
     let text = String::from_utf8_lossy(&output.stdout);
     for line in filter(&text, &pids)? {
-        let _ = writeln!(out, "{line}");
+        writeln!(out, "{line}")?;
     }
+    super::emit(&out)?;
     Ok(0)
 }
 

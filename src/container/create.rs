@@ -66,12 +66,32 @@ pub(super) fn create_parked(
             opts.preserve_fds
         );
     };
-    let locked = super::state::create(&ctx.root, id)?;
+    // The first state goes down with the id, before anything is made: whatever a killed
+    // create leaves behind, `delete` finds it from here (cgroups, and later the init's pid).
+    let (creator_pid, creator_start_time) = own_identity()?;
+    let mut state = State {
+        oci_version: b.spec.version().clone(),
+        id: id.to_string(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: crate::timestamp::now_rfc3339_nanos(),
+        annotations: b.spec.annotations().clone().unwrap_or_else(HashMap::new),
+        hooks: b.spec.hooks().clone(),
+        init_start_time: 0,
+        own_pid_ns: own_pid_namespace(&b.spec),
+        cgroup_paths: Vec::new(),
+        cgroup_created_parents: Vec::new(),
+        systemd_unit: None,
+        creator_pid,
+        creator_start_time,
+    };
+    let locked = super::state::create(&ctx.root, id, &state)?;
     let mut placement = None;
     let mut driver: Option<systemd::Driver> = None;
-    let mut unit = None;
     let mut pid = 0;
-    let result = (|| -> Result<(State, Spawned)> {
+    let result = (|| -> Result<Spawned> {
         if opts.notify_socket.is_some() {
             super::notify::setup(&mut b.spec, &locked.dir)?;
         }
@@ -90,11 +110,23 @@ pub(super) fn create_parked(
                 .unwrap_or_default();
             let (d, rel) = systemd::Driver::connect(&path, id, resources)?;
             let d = driver.insert(d);
-            unit = Some(d.unit().to_string());
-            placement.insert(crate::cgroups::plan(&rel)?)
+            state.systemd_unit = Some(d.unit().to_string());
+            let p = placement.insert(crate::cgroups::plan(&rel)?);
+            state.cgroup_paths = p.paths.clone();
+            locked.save(&state)?;
+            p
         } else {
             let rel = crate::cgroups::relative_path(cgroups_path, id)?;
-            let p = placement.insert(crate::cgroups::create(&rel)?);
+            let p = placement.insert(crate::cgroups::plan(&rel)?);
+            // Recorded before they exist, so that `delete` knows them whenever a create dies
+            // (only parents made for them are recorded after, when there are any).
+            state.cgroup_paths = p.paths.clone();
+            locked.save(&state)?;
+            p.created_parents = crate::cgroups::make(p)?;
+            if !p.created_parents.is_empty() {
+                state.cgroup_created_parents = p.created_parents.clone();
+                locked.save(&state)?;
+            }
             crate::cgroups::apply_resources(p, resources, &nodes, false)?;
             p
         };
@@ -114,22 +146,6 @@ pub(super) fn create_parked(
             .open(locked.init_error_path())
             .sys(|| format!("create {}", locked.init_error_path().display()))?
             .into();
-        let mut state = State {
-            oci_version: b.spec.version().clone(),
-            id: id.to_string(),
-            status: Status::Creating,
-            pid: 0,
-            bundle: b.dir.clone(),
-            rootfs: b.rootfs.clone(),
-            created: crate::timestamp::now_rfc3339_nanos(),
-            annotations: b.spec.annotations().clone().unwrap_or_else(HashMap::new),
-            hooks: b.spec.hooks().clone(),
-            init_start_time: 0,
-            own_pid_ns: own_pid_namespace(&b.spec),
-            cgroup_paths: p.paths.clone(),
-            cgroup_created_parents: p.created_parents.clone(),
-            systemd_unit: unit.clone(),
-        };
         let init = InitOptions {
             id,
             spec: &b.spec,
@@ -140,6 +156,7 @@ pub(super) fn create_parked(
             fifo: &fifo,
             error_file: &error_file,
             console,
+            state_lock: locked.lock_fd(),
             cgroups: p,
             hook_state: serde_json::to_value(super::public(
                 &state,
@@ -147,6 +164,7 @@ pub(super) fn create_parked(
                 String::new(),
             ))?,
         };
+        crate::testpoint::pause_point("create:before-clone");
         let spawned = process::spawn(
             &init,
             p,
@@ -162,21 +180,20 @@ pub(super) fn create_parked(
                 }),
             },
         )?;
+        crate::testpoint::pause_point("create:created");
         drop(fifo);
         drop(error_file);
         crate::logging::debug(&format!(
             "create {id}: init {} parked on the exec fifo",
             spawned.pid
         ));
-        state.status = Status::Created;
-        locked.save(&state)?;
         if let Some(path) = &opts.pid_file {
             write_pid_file(path, spawned.pid)?;
         }
-        Ok((state, spawned))
+        Ok(spawned)
     })();
     match result {
-        Ok((state, spawned)) => Ok((locked, state, spawned)),
+        Ok(spawned) => Ok((locked, state, spawned)),
         Err(e) => {
             if pid > 0 {
                 process::kill_and_reap(pid);
@@ -191,6 +208,13 @@ pub(super) fn create_parked(
             Err(e)
         }
     }
+}
+
+/// This process's pid and start time, recorded as the creator of the container.
+fn own_identity() -> Result<(i32, u64)> {
+    let me = std::process::id() as i32;
+    let (_, start) = proc_stat(me).with_context(|| format!("read /proc/{me}/stat"))?;
+    Ok((me, start))
 }
 
 /// Whether the config asks for a new PID namespace (rather than joining one or sharing ours).
@@ -245,6 +269,14 @@ impl process::Parent for Callbacks<'_> {
             crate::cgroups::apply_resources(s.placement, s.resources, s.nodes, false)?;
         }
         Ok(())
+    }
+
+    fn parked(&mut self) -> Result<()> {
+        crate::testpoint::pause_point("create:parked");
+        // The init still dies with us until it hears this is saved (process::spawn): either the
+        // container is recorded as created, or no init is left.
+        self.state.status = Status::Created;
+        self.locked.save(self.state)
     }
 
     fn runtime_hooks(&mut self) -> Result<()> {

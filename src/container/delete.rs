@@ -16,9 +16,16 @@ pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
         }
         bail!("container \"{id}\" does not exist");
     };
-    if locked.load()?.is_none() {
-        // A create that died before writing any state: nothing runs, only the directory is left.
-        return locked.remove();
+    match locked.load() {
+        Ok(Some(_)) => {}
+        // Not left by rt (create writes the state before the id appears): only a directory.
+        Ok(None) => return locked.remove(),
+        Err(e) if force => {
+            // Nothing to go by: the directory goes, whatever else the container had stays.
+            crate::logging::warn(&format!("delete {id}: {e:#}; removing its state anyway"));
+            return locked.remove();
+        }
+        Err(e) => return Err(e),
     }
     let (state, st) = load(&locked, id)?;
     crate::logging::debug(&format!("delete {id}: status {st}, pid {}", state.pid));
@@ -28,6 +35,7 @@ pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
         Status::Creating | Status::Running | Status::Paused if force => kill_init(&state)?,
         _ => bail!("cannot delete container {id} that is not stopped: {st}"),
     }
+    crate::testpoint::pause_point("delete:after-kill");
     destroy(locked, &state)
 }
 
@@ -88,7 +96,9 @@ pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
         Some(u) => crate::cgroups::systemd::stop(u),
         None => Ok(()),
     };
+    crate::testpoint::pause_point("delete:before-cgroup-remove");
     let cg = crate::cgroups::remove(&placement).and(unit);
+    crate::testpoint::pause_point("delete:before-state-remove");
     locked.remove()?;
     if let Some(list) = state.hooks.as_ref().and_then(|h| h.poststop().as_deref()) {
         let st = serde_json::to_value(super::public(state, Status::Stopped, String::new()))?;

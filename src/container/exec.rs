@@ -34,6 +34,10 @@ pub fn exec(
     o: &ExecOptions,
     build: impl FnOnce(Option<&Process>) -> Result<Process>,
 ) -> Result<i32> {
+    if !o.detach {
+        // As `run`: a signal while the process is set up is kept for it, not the end of rt.
+        super::foreground::catch_signals();
+    }
     // The container's processes will see ours before it execs.
     crate::process::sealed_exe::ensure()?;
     let locked = open_existing(ctx, id)?;

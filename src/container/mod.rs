@@ -6,7 +6,7 @@ mod create;
 mod delete;
 pub mod events;
 mod exec;
-mod foreground;
+pub(crate) mod foreground;
 pub mod id;
 mod kill;
 mod list;

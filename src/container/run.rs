@@ -2,12 +2,16 @@
 //! delete it and return its exit status (128+N for a signal).
 
 use super::create::{create_parked, CreateOptions};
-use super::foreground::{forward_signals, wait_exit};
+use super::foreground::{catch_signals, forward_signals, wait_exit};
 use super::{delete::destroy, start, Context};
 use crate::tty::{HostConsole, Proxy};
 use anyhow::Result;
 
 pub fn run(ctx: &Context, id: &str, opts: &CreateOptions, detach: bool) -> Result<i32> {
+    if !detach {
+        // A SIGTERM while the container is set up must reach it, not end rt and orphan it.
+        catch_signals();
+    }
     let (locked, state, spawned) = create_parked(ctx, id, opts, !detach)?;
     drop(locked);
     // Our terminal is set up before the process runs, so that it starts with our window size.

@@ -31,7 +31,8 @@ pub(super) fn release(
     match st {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped"),
-        Status::Running | Status::Paused => bail!("cannot start an already running container"),
+        Status::Running => bail!("cannot start an already running container"),
+        Status::Paused => bail!("cannot start a container in the paused state"),
         Status::Creating => bail!("cannot start a container that is still being created"),
     }
     // Bound before the process runs, so that none of its messages is lost.
@@ -40,9 +41,12 @@ pub(super) fn release(
         None => None,
     };
     let fifo = locked.fifo_path();
+    crate::testpoint::pause_point("start:before-release");
     if !crate::process::fifo::release(&fifo)? {
         bail!("cannot start a container that has stopped");
     }
+    // Killed here, we leave a fifo nobody reads: status::live_status counts that as running.
+    crate::testpoint::pause_point("start:after-release");
     let _ = std::fs::remove_file(&fifo);
     // The init has exec'd or died; if it died of a startContainer hook or a failed exec, it
     // left its error here, and the lifecycle goes on as for a stopped container.

@@ -3,6 +3,7 @@
 //! are serialised while commands on different containers never wait for each other.
 
 use super::status::Status;
+use crate::errno::SysContext;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,12 @@ pub struct State {
         skip_serializing_if = "Option::is_none"
     )]
     pub systemd_unit: Option<String>,
+    /// The `create` (or `run`) process and its start time while the status is `creating`: once
+    /// it is gone, a container still `creating` is the leftover of a killed create.
+    #[serde(default, rename = "creatorPid")]
+    pub creator_pid: i32,
+    #[serde(default, rename = "creatorStartTime")]
+    pub creator_start_time: u64,
 }
 
 /// The container's directory, locked for as long as this value lives.
@@ -90,19 +97,75 @@ pub fn ensure_root(root: &Path) -> Result<()> {
     }
 }
 
-/// Claim a new container id: its directory must not exist yet.
-pub fn create(root: &Path, id: &str) -> Result<Locked> {
+/// Claim a new container id with its first state. The directory is made and locked under a
+/// temporary name, gets `state.json`, and only then appears under the id (an atomic rename that
+/// never replaces): no other command can see the id without a state, or lock it before us.
+pub fn create(root: &Path, id: &str, state: &State) -> Result<Locked> {
     ensure_root(root)?;
     let dir = container_dir(root, id);
-    match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            bail!("container with id exists: {id}")
+    // ':' is not allowed in ids, so this name never collides with a container's. Made by this
+    // process only: one left by a dead process with our pid is stale.
+    let tmp = root.join(format!(".rt-new:{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::DirBuilder::new()
+        .mode(0o711)
+        .create(&tmp)
+        .sys(|| format!("create {}", tmp.display()))?;
+    let lock = match lock_dir(&tmp) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
         }
-        Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
+    };
+    let locked = Locked {
+        dir: tmp,
+        _lock: lock,
+    };
+    if let Err(e) = locked.save(state) {
+        let _ = std::fs::remove_dir_all(&locked.dir);
+        return Err(e);
     }
-    let lock = lock_dir(&dir)?;
-    Ok(Locked { dir, _lock: lock })
+    match rename_noreplace(&locked.dir, &dir) {
+        Ok(()) => Ok(Locked { dir, ..locked }),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&locked.dir);
+            match e.raw_os_error() {
+                Some(libc::EEXIST) | Some(libc::ENOTEMPTY) => {
+                    bail!("container with id exists: {id}")
+                }
+                _ => Err(e).sys(|| format!("rename {} to {}", locked.dir.display(), dir.display())),
+            }
+        }
+    }
+}
+
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c =
+        |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (f, t) = (c(from)?, c(to)?);
+    // Safety: two valid C strings.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::EINVAL) {
+        return Err(e);
+    }
+    // A file system without RENAME_NOREPLACE: claim the id with mkdir, then replace that empty
+    // directory (rename may replace an empty directory, atomically).
+    std::fs::create_dir(to)?;
+    std::fs::rename(from, to)
 }
 
 /// Lock an existing container's directory. `None` when no such container exists (or it was
@@ -129,6 +192,11 @@ pub fn open(root: &Path, id: &str) -> Result<Option<Locked>> {
 }
 
 impl Locked {
+    /// The descriptor that holds the lock.
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&*self._lock)
+    }
+
     pub fn state_path(&self) -> PathBuf {
         self.dir.join(STATE_FILE)
     }
@@ -178,6 +246,16 @@ impl Locked {
 
     /// Remove the directory and everything in it; the lock is released when `self` drops.
     pub fn remove(self) -> Result<()> {
+        // Only the directory we locked: not one a `create` renamed over it meanwhile (on a file
+        // system without RENAME_NOREPLACE, see `create`).
+        use std::os::unix::fs::MetadataExt;
+        let ours = self._lock.metadata().ok().map(|m| (m.dev(), m.ino()));
+        let there = std::fs::metadata(&self.dir)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if ours.is_none() || ours != there {
+            return Ok(());
+        }
         match std::fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -197,8 +275,43 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.'))
+        // Not a container: a `create`'s directory before it gets its id (".rt-new:<pid>").
+        .filter(|n| super::id::validate(n).is_ok())
         .collect();
     ids.sort();
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(id: &str) -> State {
+        serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.3.0", "id": id, "status": "creating", "pid": 0,
+            "bundle": "/b", "rootfs": "/b/rootfs", "created": "now", "initStartTime": 0
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_id_appears_with_its_state_and_only_once() {
+        let root = std::env::temp_dir().join(format!("rt-state-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let first = create(&root, "c1", &state("c1")).unwrap();
+        assert_eq!(first.dir, root.join("c1"));
+        assert_eq!(first.load().unwrap().unwrap().id, "c1");
+        let e = create(&root, "c1", &state("c1")).err().unwrap();
+        assert_eq!(e.to_string(), "container with id exists: c1");
+        // Neither claim leaves its temporary directory, and none would be listed.
+        std::fs::create_dir(root.join(".rt-new:1")).unwrap();
+        std::fs::create_dir(root.join(".dot-id")).unwrap();
+        assert_eq!(list_ids(&root).unwrap(), [".dot-id", "c1"]);
+        assert!(!root
+            .join(format!(".rt-new:{}", std::process::id()))
+            .exists());
+        first.remove().unwrap();
+        assert!(open(&root, "c1").unwrap().is_none());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -95,12 +95,18 @@ fn run_one(h: &Hook, input: &[u8]) -> Result<()> {
         let _ = stdin.write_all(input);
     }
     let status = match h.timeout() {
-        Some(secs) => match wait_timeout(&child, secs)? {
-            true => child.wait().sys(|| "wait")?,
-            false => {
+        Some(secs) => match wait_timeout(&child, secs) {
+            Ok(true) => child.wait().sys(|| "wait")?,
+            // Never return with the hook still running or unreaped.
+            Ok(false) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 bail!("timed out after {secs}s{}", output(out));
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
             }
         },
         None => child.wait().sys(|| "wait")?,
@@ -153,12 +159,12 @@ fn output(mut f: std::fs::File) -> String {
     if s.is_empty() {
         return String::new();
     }
-    let tail: String = if s.len() > 2048 {
-        s[s.len() - 2048..].to_string()
-    } else {
-        s.to_string()
-    };
-    format!(": {tail}")
+    // The last 2 KiB, cut at a character boundary (a byte index inside one would panic).
+    let mut start = s.len().saturating_sub(2048);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!(": {}", &s[start..])
 }
 
 #[cfg(test)]
@@ -222,6 +228,19 @@ mod tests {
             .to_string();
         assert!(e.contains("timed out after 1s"), "{e}");
         assert!(t.elapsed() < std::time::Duration::from_secs(4));
+    }
+
+    #[test]
+    fn long_output_is_cut_at_a_character_boundary() {
+        // 3000 bytes of three-byte characters: 2048 from the end falls inside one.
+        let mut f = capture().unwrap();
+        write!(f, "{}", "€".repeat(1000)).unwrap();
+        let tail = output(f);
+        assert!(
+            tail.starts_with(": €") && tail.len() == 2 + 2046,
+            "{}",
+            tail.len()
+        );
     }
 
     #[test]

@@ -13,8 +13,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 /// What the init tells its parent.
 #[derive(Serialize, Deserialize, Debug)]
 pub enum FromInit {
-    /// Parked on the exec fifo, waiting for `start`.
+    /// Set up, ready to park on the exec fifo (the death signal still set).
     Ready,
+    /// The death signal is cleared: parking on the exec fifo, waiting for `start`.
+    Parked,
     /// The pty master is attached (foreground `run` with a terminal).
     ConsoleMaster,
     /// Mounts are ready: run the prestart and createRuntime hooks, then answer `HooksDone`.
@@ -30,6 +32,8 @@ pub enum ToInit {
     /// The init is in its cgroups: it may create devices, run hooks and exec.
     CgroupJoined,
     HooksDone,
+    /// The container is recorded as created: outlive the runtime from now on.
+    Recorded,
 }
 
 const MAX_MSG: usize = 64 * 1024;
@@ -74,6 +78,24 @@ impl Channel {
         )
         .context("send on the init channel")?;
         Ok(())
+    }
+
+    /// The next message, without a descriptor, read with read(2) rather than recvmsg: what the
+    /// init waits for once a seccomp filter may be loaded, with the syscall runc uses there.
+    pub fn recv_plain<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        let mut buf = vec![0u8; MAX_MSG];
+        let len = loop {
+            match nix::unistd::read(&self.fd, &mut buf) {
+                Ok(n) => break n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context("read the init channel"),
+            }
+        };
+        if len == 0 {
+            return Ok(None);
+        }
+        let msg = serde_json::from_slice(&buf[..len]).context("init channel: bad message")?;
+        Ok(Some(msg))
     }
 
     /// The next message, or `None` when the other side closed the channel.
@@ -129,7 +151,13 @@ mod tests {
         let (msg, fd) = b.recv::<FromInit>().unwrap().unwrap();
         assert!(matches!(msg, FromInit::Error(ref s) if s == "boom"));
         assert!(fd.is_some());
+        a.send(&ToInit::Recorded, None).unwrap();
+        assert!(matches!(
+            b.recv_plain::<ToInit>().unwrap(),
+            Some(ToInit::Recorded)
+        ));
         drop(a);
         assert!(b.recv::<FromInit>().unwrap().is_none());
+        assert!(b.recv_plain::<ToInit>().unwrap().is_none());
     }
 }

@@ -13,15 +13,23 @@ use std::os::fd::OwnedFd;
 
 /// Never returns: execs the user's process or exits.
 pub fn run(opts: &InitOptions, plan: &Plan, chan: Channel, mount_userns: &[Option<OwnedFd>]) -> ! {
-    // Die with the parent while the setup is going on.
-    // Safety: plain prctl.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // Die with the parent while the setup is going on. Had it died before this, the channel
+    // is closed already and the first recv ends the setup.
+    die_with_parent();
+    // Safety: closing our copy of a descriptor nothing else in this process uses.
+    unsafe { libc::close(opts.state_lock) };
+    // `run` forwards signals through a handler that the clone copied: the init (the rt code
+    // up to exec) must die of them as any process would.
+    crate::container::foreground::reset_in_child();
     match setup(opts, plan, &chan, mount_userns) {
         Ok(exec) => {
             let err = exec.exec();
             let msg = format!("exec {:?}: {err}", exec.path);
             last_words(opts, &chan, &msg);
-            eprintln!("rt: {msg}");
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("rt: {msg}\n").as_bytes(),
+            );
             // Safety: end the child without running the parent's atexit handlers.
             unsafe { libc::_exit(127) }
         }
@@ -51,6 +59,7 @@ fn setup(
         Some((m, _)) => bail!("init channel: unexpected {m:?}"),
         None => bail!("runtime exited during setup"),
     }
+    crate::testpoint::pause_point("create:init-setup");
     // The parent puts us in our cgroups meanwhile (on v1 that takes an RCU grace period). Only
     // hooks and the last steps (seccomp load, user switch, Ready) wait for it, so that mounts
     // and the seccomp compilation overlap it.
@@ -68,6 +77,8 @@ fn setup(
     };
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         user::become_namespace_root();
+        // A change of credentials clears the death signal.
+        die_with_parent();
     }
     for (f, path) in &plan.join {
         if *f == CloneFlags::CLONE_NEWPID || f.bits() == crate::namespaces::CLONE_NEWTIME {
@@ -193,10 +204,19 @@ fn setup(
         compiled: &in_cgroup,
     })?;
 
-    // Safety: plain prctl. From here on the init outlives `create`, which may exit as soon as it
-    // reads Ready: clear the death signal first, or that exit would kill us.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    // The switch to the process's user cleared the death signal: set it again until `create` has
+    // recorded the container (a parent dead in between makes the send below fail).
+    die_with_parent();
     chan.send(&FromInit::Ready, None)?;
+    match chan.recv_plain::<ToInit>()? {
+        Some(ToInit::Recorded) => {}
+        Some(m) => bail!("init channel: unexpected {m:?}"),
+        None => bail!("runtime exited before recording the container"),
+    }
+    // Safety: plain prctl. From here on the init outlives `create`, which exits once it reads
+    // Parked. The container is recorded, so a lost Parked is harmless: `delete` finds us.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    let _ = chan.send(&FromInit::Parked, None);
     if !super::fifo::wait(opts.fifo) {
         unsafe { libc::_exit(1) }
     }
@@ -205,6 +225,11 @@ fn setup(
     }
     crate::signal::reset_all();
     Ok(exec)
+}
+
+fn die_with_parent() {
+    // Safety: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
 }
 
 fn set_domainname(d: &str) -> Result<()> {

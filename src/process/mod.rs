@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use channel::{Channel, FromInit, ToInit};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// Everything the init needs; the child reads it from its copy of the parent's memory.
@@ -42,6 +42,10 @@ pub struct InitOptions<'a> {
     pub console: Console,
     /// The state hooks get on stdin, without pid and status (the init fills them in).
     pub hook_state: serde_json::Value,
+    /// The descriptor holding the `flock` of the container's state directory. The init closes its
+    /// copy first thing: a flock lasts while any descriptor of it is open, so an init that
+    /// outlived a killed `create` would otherwise lock every later command out.
+    pub state_lock: RawFd,
     /// The container's cgroups, for `cgroup` mounts (read by the parent: inside a cgroup
     /// namespace, mountinfo no longer shows the host's hierarchy roots).
     pub cgroups: &'a Placement,
@@ -68,6 +72,9 @@ pub trait Parent {
     fn cloned(&mut self, pid: i32) -> Result<()>;
     /// The init's mounts are made, pivot_root is next: the prestart and createRuntime hooks.
     fn runtime_hooks(&mut self) -> Result<()>;
+    /// The init is ready to park: record the container as created. Until this returns, the init
+    /// dies with us (PR_SET_PDEATHSIG), so a killed `create` leaves no init nobody knows of.
+    fn parked(&mut self) -> Result<()>;
 }
 
 /// `parent.cloned` runs in the parent right after the clone (to record the pid before anything else
@@ -189,6 +196,15 @@ pub fn spawn(
             Some(&mut || parent.runtime_hooks()),
             "container init",
         )?;
+        parent.parked()?;
+        // The init clears its death signal only now, and says so before we may exit.
+        parent_end.send(&ToInit::Recorded, None)?;
+        match parent_end.recv::<FromInit>()? {
+            Some((FromInit::Parked, _)) => {}
+            Some((FromInit::Error(msg), _)) => bail!("{msg}"),
+            Some((m, _)) => bail!("init channel: unexpected {m:?}"),
+            None => bail!("container init exited before parking on the exec fifo"),
+        }
         Ok(Spawned {
             pid,
             channel: parent_end,
@@ -232,6 +248,7 @@ fn wait_ready(
                 None => bail!("{who}: asked for runtime hooks"),
             },
             Some((FromInit::Error(msg), _)) => bail!("{msg}"),
+            Some((FromInit::Parked, _)) => bail!("{who}: parked before it was ready"),
             None => bail!("{who} exited during setup without reporting an error"),
         }
     }

@@ -8,9 +8,9 @@
 //!
 //! With process.noNewPrivileges false the filter is loaded before the capabilities are dropped
 //! (it needs CAP_SYS_ADMIN), so the rest of the setup (capset, setgroups/setresuid, chdir,
-//! prctl, close_range, the init's channel write and exec fifo open, startContainer hooks, execve)
-//! runs under it, as with runc: a NOTIFY rule on one of those is answered by the agent, which by
-//! then holds the fd. Only sendmsg, used for the handoff itself, cannot be a NOTIFY rule.
+//! prctl, close_range, the init's channel write and read, the exec fifo read, startContainer
+//! hooks, execve) runs under it, as with runc: a NOTIFY rule on one of those is answered by the
+//! agent, which by then holds the fd. Only sendmsg, used for the handoff itself, cannot be a NOTIFY rule.
 
 mod load;
 mod notify;
