@@ -6,6 +6,8 @@
 # ARGS are passed to the test binaries, after `--` (e.g. a test name filter).
 # With RT_LINT=1 (CI sets it), `cargo fmt --check` and
 # `cargo clippy --all-targets -- -D warnings` run first.
+# After the tests, config.json loading is fuzzed for RT_FUZZ_SECONDS (default 30) with
+# scripts/fuzz.sh (cargo-fuzz, installed when missing); RT_SKIP_FUZZ=1 skips it.
 # Exits with cargo test's status.
 set -euo pipefail
 
@@ -106,6 +108,20 @@ status=0
 cargo test -- --test-threads=4 "$@" || status=$?
 say "Checking for leaked cgroups, mounts and state"
 check_leaks || { ((status)) || status=1; }
+
+# The config fuzzer, bounded in time; its log is long, so only its end is shown.
+if [[ ${RT_SKIP_FUZZ:-0} != 1 ]]; then
+    secs=${RT_FUZZ_SECONDS:-30}
+    say "Fuzzing config.json loading for $secs s (scripts/fuzz.sh)"
+    mkdir -p target
+    if scripts/fuzz.sh "$secs" >target/fuzz-config.log 2>&1; then
+        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' target/fuzz-config.log || true
+    else
+        tail -n 60 target/fuzz-config.log
+        echo "test: the fuzzer failed (full log: target/fuzz-config.log; input in fuzz/artifacts/config/)" >&2
+        ((status)) || status=1
+    fi
+fi
 
 # The cgroup tests again, in a cgroup-v2-only VM (this host is hybrid v1).
 # RT_SKIP_VM=1 skips it for a quick local run; CI never sets it.

@@ -67,9 +67,9 @@ const fn enabled(enabled: bool) -> Enabled {
 }
 
 pub fn document() -> Features {
-    use crate::container::bundle::implemented;
+    use crate::container::config::implemented;
     Features {
-        // bundle::parse accepts every 1.x ociVersion.
+        // container::config accepts every 1.x ociVersion.
         oci_version_min: "1.0.0",
         oci_version_max: crate::cli::SPEC_VERSION,
         hooks: crate::hooks::KINDS.iter().map(|(name, _)| *name).collect(),

@@ -117,6 +117,8 @@ fn from_file(a: &Args, path: &std::path::Path) -> Result<Process> {
     let raw =
         std::fs::read(path).with_context(|| format!("read process file {}", path.display()))?;
     let mut p: Process = serde_json::from_slice(&raw)
+        .map_err(anyhow::Error::from)
+        .and_then(crate::container::config::from_value)
         .with_context(|| format!("parse process file {}", path.display()))?;
     if a.tty {
         p.set_terminal(Some(true));

@@ -2,6 +2,7 @@
 
 pub mod activation;
 pub mod bundle;
+pub mod config;
 mod create;
 mod delete;
 pub mod events;

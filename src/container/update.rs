@@ -21,9 +21,10 @@ pub fn update(ctx: &Context, id: &str, new: &LinuxResources) -> Result<()> {
     let mut config: Value =
         serde_json::from_slice(&raw).with_context(|| format!("parse {}", path.display()))?;
     let merged = merge(&mut config, new)?;
+    super::config::validate_resources(&merged)?;
     let mut apply = merged.clone();
     apply.set_devices(new.devices().clone());
-    let linux = serde_json::from_value::<Spec>(config.clone())
+    let linux = super::config::from_value::<Spec>(config.clone())
         .ok()
         .and_then(|s| s.linux().clone());
     let nodes = crate::cgroups::device_nodes(linux.as_ref().and_then(|l| l.devices().as_deref()));

@@ -5,42 +5,15 @@
 use crate::errno::SysContext;
 use anyhow::{bail, Result};
 use nix::sys::memfd::{memfd_create, MFdFlags};
-use oci_spec::runtime::{Hook, Hooks};
+use oci_spec::runtime::Hook;
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
-/// The field of config.json's `hooks` that holds the hooks of one kind.
-pub type Getter = fn(&Hooks) -> &Option<Vec<Hook>>;
-
-/// Every hook kind rt runs, by its name in config.json: bundle validation walks this table and
-/// `rt features` lists it. Each runs where the spec places it (container/create.rs,
-/// process/init.rs, container/start.rs, container/delete.rs).
-pub const KINDS: [(&str, Getter); 6] = [
-    ("prestart", Hooks::prestart),
-    ("createRuntime", Hooks::create_runtime),
-    ("createContainer", Hooks::create_container),
-    ("startContainer", Hooks::start_container),
-    ("poststart", Hooks::poststart),
-    ("poststop", Hooks::poststop),
-];
-
-/// Check what the spec demands of every hook before anything runs.
-pub fn validate(kind: &str, hooks: &[Hook]) -> Result<()> {
-    for (i, h) in hooks.iter().enumerate() {
-        if !h.path().is_absolute() {
-            bail!(
-                "hooks.{kind}[{i}].path {:?}: must be absolute",
-                h.path().display().to_string()
-            );
-        }
-        if h.timeout().is_some_and(|t| t <= 0) {
-            bail!("hooks.{kind}[{i}].timeout: must be greater than zero");
-        }
-    }
-    Ok(())
-}
+/// Every hook kind rt runs, by its name in config.json (the table lives with the config checks,
+/// which walk it; `rt features` lists it).
+pub use crate::container::config::HOOK_KINDS as KINDS;
 
 /// Run the hooks of one kind in order; the first failure stops the rest, except for `poststop`:
 /// there a failure is only a warning and the remaining hooks still run (runtime.md, lifecycle
@@ -170,6 +143,8 @@ fn output(mut f: std::fs::File) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::container::config::validate_hooks as validate;
+    use oci_spec::runtime::Hooks;
 
     fn hook(json: &str) -> Hook {
         serde_json::from_str(json).unwrap()

@@ -38,6 +38,30 @@ pub enum ToInit {
 
 const MAX_MSG: usize = 64 * 1024;
 
+/// The longest error text that goes on the channel: JSON may escape each byte into six, and the
+/// whole must fit one message, or a failure that quotes a huge config value (100,000 gids) would
+/// reach the runtime as a silent death.
+const MAX_ERROR: usize = 8 * 1024;
+
+impl FromInit {
+    /// An error to report, cut to what the channel carries.
+    pub fn error(msg: &str) -> FromInit {
+        FromInit::Error(clip(msg, MAX_ERROR))
+    }
+}
+
+/// `msg` cut to at most `max` bytes (on a character boundary), saying how much was left out.
+pub fn clip(msg: &str, max: usize) -> String {
+    if msg.len() <= max {
+        return msg.to_string();
+    }
+    let mut end = max;
+    while !msg.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} more bytes)", &msg[..end], msg.len() - end)
+}
+
 pub struct Channel {
     fd: OwnedFd,
 }
@@ -146,7 +170,7 @@ mod tests {
     fn round_trip_with_fd_and_eof() {
         let (a, b) = pair().unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();
-        a.send(&FromInit::Error("boom".into()), Some(devnull.as_raw_fd()))
+        a.send(&FromInit::error("boom"), Some(devnull.as_raw_fd()))
             .unwrap();
         let (msg, fd) = b.recv::<FromInit>().unwrap().unwrap();
         assert!(matches!(msg, FromInit::Error(ref s) if s == "boom"));
@@ -159,5 +183,20 @@ mod tests {
         drop(a);
         assert!(b.recv::<FromInit>().unwrap().is_none());
         assert!(b.recv_plain::<ToInit>().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_huge_error_still_arrives() {
+        let (a, b) = pair().unwrap();
+        // Control characters: six bytes each once JSON-escaped.
+        let msg = "\u{1}".repeat(1 << 20);
+        a.send(&FromInit::error(&msg), None).unwrap();
+        let (got, _) = b.recv::<FromInit>().unwrap().unwrap();
+        let FromInit::Error(text) = got else {
+            panic!("{got:?}")
+        };
+        assert!(text.ends_with(&format!("... ({} more bytes)", (1 << 20) - MAX_ERROR)));
+        assert_eq!(clip("héllo", 2), "h... (5 more bytes)");
+        assert_eq!(clip("short", 5), "short");
     }
 }

@@ -120,13 +120,13 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel) -> ! {
         Ok(exec) => {
             crate::signal::reset_all();
             let err = exec.exec();
-            let msg = format!("exec {:?}: {err}", exec.path);
-            let _ = chan.send(&FromInit::Error(msg), None);
+            let msg = format!("exec {:?}: {}", exec.path, crate::errno::describe_io(&err));
+            let _ = chan.send(&FromInit::error(&msg), None);
             // Safety: end the child without the parent's atexit handlers.
             unsafe { libc::_exit(127) }
         }
         Err(e) => {
-            let _ = chan.send(&FromInit::Error(format!("{e:#}")), None);
+            let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
             unsafe { libc::_exit(1) }
         }
     }

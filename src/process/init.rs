@@ -24,7 +24,7 @@ pub fn run(opts: &InitOptions, plan: &Plan, chan: Channel, mount_userns: &[Optio
     match setup(opts, plan, &chan, mount_userns) {
         Ok(exec) => {
             let err = exec.exec();
-            let msg = format!("exec {:?}: {err}", exec.path);
+            let msg = format!("exec {:?}: {}", exec.path, crate::errno::describe_io(&err));
             last_words(opts, &chan, &msg);
             let _ = std::io::Write::write_all(
                 &mut std::io::stderr(),
@@ -42,8 +42,11 @@ pub fn run(opts: &InitOptions, plan: &Plan, chan: Channel, mount_userns: &[Optio
 
 /// Report a failure to `create` (over the channel) and to a later `start` (in the error file).
 fn last_words(opts: &InitOptions, chan: &Channel, msg: &str) {
-    let _ = chan.send(&FromInit::Error(msg.to_string()), None);
-    let _ = nix::unistd::write(opts.error_file, msg.as_bytes());
+    let words = FromInit::error(msg);
+    let _ = chan.send(&words, None);
+    if let FromInit::Error(m) = &words {
+        let _ = nix::unistd::write(opts.error_file, m.as_bytes());
+    }
 }
 
 fn setup(

@@ -24,10 +24,16 @@ pub fn switch(user: &User) -> Result<()> {
         .map(|g| Gid::from_raw(*g))
         .collect();
     nix::unistd::setgroups(&gids).with_context(|| {
-        format!(
-            "setgroups {:?} (process.user.additionalGids)",
-            user.additional_gids().clone().unwrap_or_default()
-        )
+        // A long list would drown the error: its size says enough.
+        let list = user.additional_gids().clone().unwrap_or_default();
+        if list.len() > 16 {
+            format!(
+                "setgroups ({} groups) (process.user.additionalGids)",
+                list.len()
+            )
+        } else {
+            format!("setgroups {list:?} (process.user.additionalGids)")
+        }
     })?;
     let gid = Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid)

@@ -36,7 +36,12 @@ fn from_config(d: &LinuxDevice) -> Result<Node> {
         LinuxDeviceType::P => SFlag::S_IFIFO,
         LinuxDeviceType::A => bail!("linux.devices {shown:?}: type \"a\" is not a device node"),
     };
-    if !d.path().starts_with("/dev") {
+    // Component-wise, and without "..": "/dev/../x" starts with "/dev" but is not under it.
+    let climbs = d
+        .path()
+        .components()
+        .any(|c| c == std::path::Component::ParentDir);
+    if !d.path().starts_with("/dev") || climbs {
         bail!("linux.devices {shown:?}: devices must be under /dev");
     }
     Ok(Node {
