@@ -69,6 +69,17 @@ pub(super) fn create_parked(
     // The first state goes down with the id, before anything is made: whatever a killed
     // create leaves behind, `delete` finds it from here (cgroups, and later the init's pid).
     let (creator_pid, creator_start_time) = own_identity()?;
+    // With cgroupfs, the cgroup paths are known now and go into that first state (one write
+    // less); systemd names them once connected, below.
+    let mut planned = match ctx.systemd_cgroup {
+        true => None,
+        false => {
+            let linux = b.spec.linux().as_ref();
+            let path = linux.and_then(|l| l.cgroups_path().as_deref());
+            let rel = crate::cgroups::relative_path(path, id)?;
+            Some(crate::cgroups::plan(&rel)?)
+        }
+    };
     let mut state = State {
         oci_version: b.spec.version().clone(),
         id: id.to_string(),
@@ -81,7 +92,10 @@ pub(super) fn create_parked(
         hooks: b.spec.hooks().clone(),
         init_start_time: 0,
         own_pid_ns: own_pid_namespace(&b.spec),
-        cgroup_paths: Vec::new(),
+        cgroup_paths: planned
+            .as_ref()
+            .map(|p| p.paths.clone())
+            .unwrap_or_default(),
         cgroup_created_parents: Vec::new(),
         systemd_unit: None,
         creator_pid,
@@ -116,12 +130,9 @@ pub(super) fn create_parked(
             locked.save(&state)?;
             p
         } else {
-            let rel = crate::cgroups::relative_path(cgroups_path, id)?;
-            let p = placement.insert(crate::cgroups::plan(&rel)?);
-            // Recorded before they exist, so that `delete` knows them whenever a create dies
-            // (only parents made for them are recorded after, when there are any).
-            state.cgroup_paths = p.paths.clone();
-            locked.save(&state)?;
+            // Recorded (in the first state) before they exist, so that `delete` knows them
+            // whenever a create dies; only parents made for them are recorded after, if any.
+            let p = placement.insert(planned.take().context("cgroup placement planned")?);
             p.created_parents = crate::cgroups::make(p)?;
             if !p.created_parents.is_empty() {
                 state.cgroup_created_parents = p.created_parents.clone();
