@@ -18,46 +18,12 @@ use std::time::{Duration, Instant};
 /// Longest any single rt command may take here.
 const CMD_TIMEOUT: Duration = Duration::from_secs(10);
 
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
 /// `rt ARGS` with its stdout/stderr in files of `scratch`, killed (failing the test) after
 /// CMD_TIMEOUT: no command may hang.
 fn rt_in(scratch: &Path, args: &[&str]) -> Output {
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    fs::create_dir_all(scratch).unwrap();
-    let out_path = scratch.join(format!(".rel-out-{n}"));
-    let err_path = scratch.join(format!(".rel-err-{n}"));
-    let mut child = Command::new(rt_bin())
-        .arg("--root")
-        .arg(state_root())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + CMD_TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("rt {args:?} did not finish within {CMD_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let read = |p: &Path| {
-        let s = fs::read_to_string(p).unwrap();
-        let _ = fs::remove_file(p);
-        s
-    };
-    Output {
-        status,
-        stdout: read(&out_path),
-        stderr: read(&err_path),
-    }
+    let mut cmd = Command::new(rt_bin());
+    cmd.arg("--root").arg(state_root()).args(args);
+    run_cmd_within(&mut cmd, scratch, CMD_TIMEOUT)
 }
 
 /// The process did not end by a signal (abort, SIGPIPE...) nor by a panic (exit 101), and it
@@ -804,18 +770,11 @@ fn closed_stdout_is_an_error_not_a_crash() {
             .stderr(fs::File::create(&err).unwrap())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + CMD_TIMEOUT;
-        let st = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("rt {args:?} hung on a closed stdout");
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
+        let st = wait_within(
+            &mut child,
+            CMD_TIMEOUT,
+            &format!("rt {args:?} on a closed stdout"),
+        );
         let stderr = fs::read_to_string(&err).unwrap();
         assert_eq!(st.signal(), None, "rt {args:?} died of a signal: {stderr}");
         assert!(!stderr.contains("panicked"), "rt {args:?}: {stderr}");

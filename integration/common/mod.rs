@@ -90,6 +90,11 @@ static SEQ: AtomicUsize = AtomicUsize::new(0);
 /// Run a command with stdout/stderr captured through files (never pipes: a
 /// detached container would keep a pipe open), killing it after TIMEOUT.
 pub fn run_cmd(cmd: &mut Command, scratch: &Path) -> Output {
+    run_cmd_within(cmd, scratch, TIMEOUT)
+}
+
+/// `run_cmd`, killing the command (and failing the test) after `limit`.
+pub fn run_cmd_within(cmd: &mut Command, scratch: &Path, limit: Duration) -> Output {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     fs::create_dir_all(scratch).unwrap();
     let out_path = scratch.join(format!(".out-{n}"));
@@ -102,18 +107,7 @@ pub fn run_cmd(cmd: &mut Command, scratch: &Path) -> Output {
         .stderr(err)
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    let status = wait_within(&mut child, limit, &format!("{cmd:?}"));
     let read = |p: &Path| {
         let mut s = String::new();
         fs::File::open(p).unwrap().read_to_string(&mut s).unwrap();
@@ -124,6 +118,22 @@ pub fn run_cmd(cmd: &mut Command, scratch: &Path) -> Output {
         status,
         stdout: read(&out_path),
         stderr: read(&err_path),
+    }
+}
+
+/// Wait for `child`, killing it (and failing the test) after `limit`.
+pub fn wait_within(child: &mut std::process::Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
