@@ -29,7 +29,7 @@ pub enum FromInit {
 pub enum ToInit {
     /// Id maps written: go on with the setup, up to what needs the cgroup.
     Go,
-    /// The init is in its cgroups: it may create devices, run hooks and exec.
+    /// The init is in its cgroups: it may run hooks, load seccomp and become the process user.
     CgroupJoined,
     HooksDone,
     /// The container is recorded as created: outlive the runtime from now on.
