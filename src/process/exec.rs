@@ -7,7 +7,7 @@
 
 use super::channel::{self, Channel, FromInit, ToInit};
 use super::prepare::{self, Exec};
-use super::{clone, kill_and_reap, Console, Spawned};
+use super::{clone, reap_on_error, Console, Spawned};
 use crate::errno::SysContext;
 use crate::namespaces::CLONE_NEWTIME;
 use anyhow::{bail, Context, Result};
@@ -92,10 +92,7 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
             console_master,
         })
     })();
-    if result.is_err() {
-        kill_and_reap(pid);
-    }
-    result
+    reap_on_error(pid, result)
 }
 
 /// process.execCPUAffinity's `initial` or `final` list, when set and not empty.

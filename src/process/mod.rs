@@ -211,10 +211,7 @@ pub fn spawn(
             console_master,
         })
     })();
-    if result.is_err() {
-        kill_and_reap(pid);
-    }
-    result
+    reap_on_error(pid, result)
 }
 
 /// The error a dead init left on the channel, if any.
@@ -274,6 +271,14 @@ fn time_offsets(spec: &Spec) -> Option<String> {
             })
             .collect(),
     )
+}
+
+/// The parent's side of a child's setup: a failed one leaves no child behind.
+pub(super) fn reap_on_error<T>(pid: i32, result: Result<T>) -> Result<T> {
+    if result.is_err() {
+        kill_and_reap(pid);
+    }
+    result
 }
 
 pub fn kill_and_reap(pid: i32) {
