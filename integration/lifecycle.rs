@@ -519,8 +519,17 @@ fn version_and_unimplemented_commands() {
     let b = c.bundle.to_str().unwrap();
     c.rt(&["run", "--keep", "--bundle", b, &c.id])
         .fails_with("not implemented");
-    c.rt(&["--rootless=true", "create", "--bundle", b, &c.id])
-        .fails_with("not implemented");
+    c.rt(&["--rootless=maybe", "create", "--bundle", b, &c.id])
+        .fails_with("invalid value 'maybe'");
+    c.rt(&[
+        "--rootless=true",
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b,
+        &c.id,
+    ])
+    .fails_with("--systemd-cgroup: rootless containers");
     assert!(!state_root().join(&c.id).exists());
 }
 

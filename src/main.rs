@@ -14,6 +14,7 @@ mod lsm;
 mod namespaces;
 mod process;
 mod rootfs;
+mod rootless;
 mod seccomp;
 mod signal;
 mod testpoint;

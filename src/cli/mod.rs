@@ -32,8 +32,9 @@ pub const SPEC_VERSION: &str = "1.3.0";
 )]
 pub struct Cli {
     /// Root directory for storage of container state (this should be located in tmpfs)
-    #[arg(long, default_value = "/run/rt", value_name = "DIR")]
-    pub root: PathBuf,
+    /// [default: /run/rt; $XDG_RUNTIME_DIR/rt when rootless]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Write log messages to this file instead of stderr
     #[arg(long, value_name = "FILE")]
     pub log: Option<String>,
@@ -145,15 +146,18 @@ pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
         let rootless = match cli.rootless.as_str() {
             "true" => true,
             "false" => false,
-            _ => !nix::unistd::geteuid().is_root(),
+            _ => crate::rootless::detect(),
         };
-        // spec and features only print what rt would do; they need no privileges.
-        if rootless && !matches!(cmd, Command::Spec(_) | Command::Features(_)) {
-            bail!("rootless mode is not implemented (run rt as root)");
+        if rootless && cli.systemd_cgroup && matches!(cmd, Command::Create(_) | Command::Run(_)) {
+            bail!("--systemd-cgroup: rootless containers need the user's systemd instance, which rt does not support (use cgroupfs)");
         }
         let ctx = Context {
-            root: cli.root.clone(),
+            root: cli
+                .root
+                .clone()
+                .unwrap_or_else(|| crate::rootless::default_root(rootless)),
             systemd_cgroup: cli.systemd_cgroup,
+            rootless,
         };
         match cmd {
             Command::Create(a) => create::run(&ctx, a),
@@ -200,7 +204,7 @@ mod tests {
             "9",
         ])
         .unwrap();
-        assert_eq!(a.root, PathBuf::from("/x"));
+        assert_eq!(a.root, Some(PathBuf::from("/x")));
         assert_eq!(a.log_format, "json");
         assert!(
             matches!(a.command, Some(Command::Kill(ref k)) if k.all && k.id == "c1" && k.signal == "9")

@@ -42,6 +42,9 @@ pub struct Context {
     pub root: PathBuf,
     /// `--systemd-cgroup`: new containers get their cgroup from systemd.
     pub systemd_cgroup: bool,
+    /// Rootless mode (`--rootless`): no privileges on the host, so id maps go through
+    /// newuidmap/newgidmap and cgroups are used only where delegated.
+    pub rootless: bool,
 }
 
 /// Lock an existing container, or fail with runc's "does not exist" wording.
