@@ -169,6 +169,7 @@ pub(super) fn create_parked(
             console,
             state_lock: locked.lock_fd(),
             cgroups: p,
+            rootless: ctx.rootless,
             hook_state: serde_json::to_value(super::public(
                 &state,
                 Status::Creating,

@@ -49,6 +49,8 @@ pub struct InitOptions<'a> {
     /// The container's cgroups, for `cgroup` mounts (read by the parent: inside a cgroup
     /// namespace, mountinfo no longer shows the host's hierarchy roots).
     pub cgroups: &'a Placement,
+    /// Rootless mode: the id maps may need newuidmap/newgidmap.
+    pub rootless: bool,
 }
 
 pub enum Console {
@@ -178,7 +180,7 @@ pub fn spawn(
     let result = (|| -> Result<Spawned> {
         parent.cloned(pid)?;
         if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
-            idmap::write(pid, opts.spec)?;
+            idmap::write(pid, opts.spec, opts.rootless)?;
         }
         // On cgroup v1, the first move into a cgroup waits for an RCU grace period (milliseconds):
         // the init sets itself up meanwhile, and waits for CgroupJoined before hooks and before

@@ -1,6 +1,6 @@
 //! The process's identity: uid, gid, supplementary groups, umask.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::User;
 
@@ -23,18 +23,16 @@ pub fn switch(user: &User) -> Result<()> {
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    nix::unistd::setgroups(&gids).with_context(|| {
-        // A long list would drown the error: its size says enough.
-        let list = user.additional_gids().clone().unwrap_or_default();
-        if list.len() > 16 {
-            format!(
-                "setgroups ({} groups) (process.user.additionalGids)",
-                list.len()
-            )
-        } else {
-            format!("setgroups {list:?} (process.user.additionalGids)")
-        }
-    })?;
+    match nix::unistd::setgroups(&gids) {
+        Ok(()) => {}
+        // A rootless container mapping only the caller's gid: setgroups(2) is off for good
+        // (CVE-2014-8989), and the process keeps the groups the namespace was made with.
+        Err(nix::errno::Errno::EPERM) if gids.is_empty() && setgroups_denied() => {}
+        Err(nix::errno::Errno::EPERM) if setgroups_denied() => bail!(
+            "process.user.additionalGids: supplementary groups cannot be set in this user namespace (setgroups is denied for a rootless container that maps only the caller's gid; map more gids through /etc/subgid)"
+        ),
+        Err(e) => return Err(e).context(groups_shown(user)),
+    }
     let gid = Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid)
         .with_context(|| format!("setgid {} (process.user.gid)", user.gid()))?;
@@ -49,6 +47,24 @@ pub fn switch(user: &User) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// True in a user namespace whose setgroups(2) was denied before its gid map was written.
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+}
+
+/// process.user.additionalGids for an error: a long list would drown it, its size says enough.
+fn groups_shown(user: &User) -> String {
+    let list = user.additional_gids().clone().unwrap_or_default();
+    if list.len() > 16 {
+        format!(
+            "setgroups ({} groups) (process.user.additionalGids)",
+            list.len()
+        )
+    } else {
+        format!("setgroups {list:?} (process.user.additionalGids)")
+    }
 }
 
 /// runc's fixStdioPermissions, before the uid switch: stdio (the container's terminal above all)
