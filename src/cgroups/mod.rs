@@ -31,6 +31,12 @@ pub struct Placement {
     pub hierarchies: Vec<Hierarchy>,
     /// Parents made for this container, deepest first; removed with it when empty.
     pub created_parents: Vec<PathBuf>,
+    /// Rootless: hierarchies left out because this user may not write there (not delegated),
+    /// with the directory the container would have had.
+    pub skipped: Vec<(Hierarchy, PathBuf)>,
+    /// Made by a rootless `create` ([`make_delegated`]) without privileges on the host (not
+    /// merely `--rootless true` as root): no device rules, which need them.
+    pub rootless: bool,
 }
 
 impl Placement {
@@ -202,6 +208,68 @@ fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<()> {
             .with_context(|| format!("write {}", dir.join(file).display()))?;
     }
     Ok(())
+}
+
+/// Rootless [`make`]: a hierarchy where this user may not make the container's cgroup, or may not
+/// move processes into it (not delegated), is left out of the placement, not an error. A config
+/// that asks for a limit there fails later, naming the field (`apply_resources`).
+pub fn make_delegated(placement: &mut Placement) -> Result<Vec<PathBuf>> {
+    let mut parents = Vec::new();
+    let mut kept = Placement::default();
+    let all = std::mem::take(&mut placement.paths)
+        .into_iter()
+        .zip(std::mem::take(&mut placement.hierarchies));
+    for (dir, h) in all {
+        let one = Placement {
+            paths: vec![dir.clone()],
+            hierarchies: vec![h.clone()],
+            ..Default::default()
+        };
+        let made = make(&one).and_then(|p| {
+            let procs = dir.join("cgroup.procs");
+            nix::unistd::access(&procs, nix::unistd::AccessFlags::W_OK)
+                .map_err(std::io::Error::from)
+                .with_context(|| format!("write access to {}", procs.display()))?;
+            Ok(p)
+        });
+        match made {
+            Ok(p) => {
+                parents.extend(p);
+                kept.paths.push(dir);
+                kept.hierarchies.push(h);
+            }
+            Err(e) if denied(&e) => {
+                crate::logging::debug(&format!(
+                    "rootless: cgroup {} left out: {e:#}",
+                    dir.display()
+                ));
+                kept.skipped.push((h, dir));
+            }
+            Err(e) => {
+                placement.paths = kept.paths;
+                placement.hierarchies = kept.hierarchies;
+                let _ = remove(placement);
+                return Err(e);
+            }
+        }
+    }
+    placement.paths = kept.paths;
+    placement.hierarchies = kept.hierarchies;
+    placement.skipped = kept.skipped;
+    placement.rootless = crate::rootless::detect();
+    Ok(parents)
+}
+
+/// A cgroup error that means "not delegated to this user".
+fn denied(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.raw_os_error(),
+                Some(libc::EACCES | libc::EPERM | libc::EROFS)
+            )
+        })
+    })
 }
 
 /// Write `pid` into each of the container's cgroups; `in_v2` when the clone already put it

@@ -56,6 +56,9 @@ pub fn apply(
         match p.dir_for("blkio").or_else(|| p.dir_for("io")) {
             Some((dir, false)) => v1::blkio::apply(dir, b)?,
             Some((dir, true)) => v2::io(dir, b)?,
+            None if p.skipped.iter().any(|(h, _)| h.has("blkio") || h.has("io")) => {
+                return Err(missing(p, "blkio", "blockIO"))
+            }
             None => bail!("linux.resources.blockIO: no blkio or io cgroup controller on this host"),
         }
     }
@@ -82,7 +85,12 @@ pub fn apply(
     }
     // Devices are a security boundary: on create they are always set (default deny), on update
     // only when given.
-    if !update || r.devices().is_some() {
+    if p.rootless {
+        // Device rules need CAP_SYS_ADMIN on the host (v1's devices.allow, v2's BPF program), as
+        // runc finds too. Without them the container still cannot mknod in its user namespace,
+        // and gets only host devices bind-mounted, which its user may open anyway.
+        crate::logging::debug("rootless: linux.resources.devices not applied");
+    } else if !update || r.devices().is_some() {
         let rules = devices::rules(r.devices().as_deref().unwrap_or_default(), nodes);
         match (p.dir_for("devices"), p.v2_dir()) {
             (Some((dir, false)), _) => v1::devices::apply(dir, &rules)?,
@@ -101,7 +109,7 @@ fn set<T: Serialize>(block: &T) -> bool {
 fn need<'a>(p: &'a Placement, controller: &str, field: &str) -> Result<(&'a Path, bool)> {
     match p.dir_for(controller) {
         Some(d) => Ok(d),
-        None => bail!("linux.resources.{field}: no {controller} cgroup controller on this host"),
+        None => Err(missing(p, controller, field)),
     }
 }
 
@@ -109,7 +117,18 @@ fn need_v1<'a>(p: &'a Placement, controller: &str, field: &str) -> Result<&'a Pa
     match p.dir_for(controller) {
         Some((dir, false)) => Ok(dir),
         Some((_, true)) => bail!("linux.resources.{field}: not supported by cgroup v2"),
-        None => bail!("linux.resources.{field}: no {controller} cgroup controller on this host"),
+        None => Err(missing(p, controller, field)),
+    }
+}
+
+/// Why no cgroup holds `controller`: not on this host, or (rootless) not delegated to us.
+fn missing(p: &Placement, controller: &str, field: &str) -> anyhow::Error {
+    match p.skipped.iter().find(|(h, _)| h.has(controller)) {
+        Some((_, dir)) => anyhow::anyhow!(
+            "linux.resources.{field}: cannot be set by a rootless container: the {controller} cgroup {} is not delegated to this user",
+            dir.display()
+        ),
+        None => anyhow::anyhow!("linux.resources.{field}: no {controller} cgroup controller on this host"),
     }
 }
 

@@ -133,8 +133,13 @@ pub(super) fn create_parked(
             // Recorded (in the first state) before they exist, so that `delete` knows them
             // whenever a create dies; only parents made for them are recorded after, if any.
             let p = placement.insert(planned.take().context("cgroup placement planned")?);
-            p.created_parents = crate::cgroups::make(p)?;
-            if !p.created_parents.is_empty() {
+            p.created_parents = match ctx.rootless {
+                true => crate::cgroups::make_delegated(p)?,
+                false => crate::cgroups::make(p)?,
+            };
+            // Rootless: only the cgroups this user could make are the container's.
+            state.cgroup_paths = p.paths.clone();
+            if !p.created_parents.is_empty() || !p.skipped.is_empty() {
                 state.cgroup_created_parents = p.created_parents.clone();
                 locked.save(&state)?;
             }

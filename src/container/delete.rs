@@ -89,7 +89,7 @@ pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
     let placement = crate::cgroups::Placement {
         paths: state.cgroup_paths.clone(),
         created_parents: state.cgroup_created_parents.clone(),
-        hierarchies: Vec::new(),
+        ..Default::default()
     };
     // The unit goes first: systemd removes the cgroups it made, we remove the rest.
     let unit = match &state.systemd_unit {
