@@ -13,6 +13,14 @@ pub fn kill(ctx: &Context, id: &str, sig: i32, all: bool) -> Result<()> {
     crate::logging::debug(&format!(
         "kill {id}: signal {sig} (all: {all}), status {st}"
     ));
+    if all && state.cgroup_paths.is_empty() {
+        // Rootless without a delegated cgroup: the processes are found by PID namespace.
+        for pid in super::pause::members(&state)? {
+            // Safety: plain kill; processes in the container's PID namespace.
+            unsafe { libc::kill(pid, sig) };
+        }
+        return Ok(());
+    }
     if all {
         signal_all(&state.cgroup_paths, sig);
         return Ok(());

@@ -26,9 +26,27 @@ pub fn resume(ctx: &Context, id: &str) -> Result<()> {
     freezer::thaw(&Placement::from_paths(&state.cgroup_paths)?)
 }
 
-/// The host PIDs of every process in the container's cgroup.
+/// The host PIDs of every process in the container.
 pub fn pids(ctx: &Context, id: &str) -> Result<Vec<i32>> {
     let locked = open_existing(ctx, id)?;
     let (state, _) = load(&locked, id)?;
-    Ok(crate::cgroups::pids(&state.cgroup_paths))
+    members(&state)
+}
+
+/// The container's processes: those in its cgroup or, with none (a rootless container whose
+/// cgroups are not delegated), those in the PID namespace of its own.
+pub(super) fn members(state: &super::state::State) -> Result<Vec<i32>> {
+    if !state.cgroup_paths.is_empty() {
+        return Ok(crate::cgroups::pids(&state.cgroup_paths));
+    }
+    if !state.own_pid_ns {
+        anyhow::bail!(
+            "container {} has no cgroup to find its processes in (rootless, with no cgroup delegated) and no PID namespace of its own",
+            state.id
+        );
+    }
+    if !super::status::is_alive(state.pid, state.init_start_time) {
+        return Ok(Vec::new());
+    }
+    Ok(crate::namespaces::pid_namespace_members(state.pid))
 }

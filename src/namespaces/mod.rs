@@ -112,6 +112,32 @@ pub fn is_own(f: CloneFlags, path: &Path) -> bool {
     }
 }
 
+/// Every process in the PID namespace of `pid` (its descendants there included), from /proc.
+pub fn pid_namespace_members(pid: i32) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let key = |p: &str| {
+        std::fs::metadata(format!("/proc/{p}/ns/pid"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let Some(want) = key(&pid.to_string()) else {
+        return Vec::new();
+    };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let n: i32 = name.parse().ok()?;
+            (key(&name) == Some(want)).then_some(n)
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// Join the namespace at `path` (a /proc/<pid>/ns/<type> link or a bind mount of one).
 pub fn join(f: CloneFlags, path: &Path) -> Result<()> {
     let file = std::fs::File::open(path)
