@@ -21,6 +21,9 @@ pub enum FromInit {
     ConsoleMaster,
     /// Mounts are ready: run the prestart and createRuntime hooks, then answer `HooksDone`.
     RuntimeHooks,
+    /// `exec` in two steps (rootless): the first child joined the namespaces and forked the
+    /// process into the PID namespace, as the runtime's child; this is its pid.
+    Forked(i32),
     Error(String),
 }
 

@@ -29,9 +29,14 @@ pub enum Forked {
 
 /// Clone with `flags` (namespace flags); `cgroup_fd` places the child directly into a v2 cgroup.
 pub fn clone(flags: u64, cgroup_fd: Option<i32>) -> Result<Forked> {
+    // With CLONE_PARENT the child takes our own exit signal; clone3 refuses to be told one.
+    let exit_signal = match flags & libc::CLONE_PARENT as u64 {
+        0 => libc::SIGCHLD as u64,
+        _ => 0,
+    };
     let mut args = CloneArgs {
         flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         ..Default::default()
     };
     if let Some(fd) = cgroup_fd {

@@ -58,22 +58,36 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
             restore.push((f, std::fs::File::open(own).sys(|| format!("open {own}"))?));
         }
     }
+    // Joining a PID namespace needs CAP_SYS_ADMIN in our own user namespace too: a rootless
+    // runtime has it only in the container's, which it must not enter itself (the container's
+    // root could then ptrace it). Its child enters them all and forks the process instead.
+    let mut two_step = false;
     if !for_children.is_empty() {
-        setns(o.init_pidfd, for_children, "pid and time namespaces")?;
+        match nix::sched::setns(o.init_pidfd.as_fd(), for_children) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EPERM) if o.namespaces.contains(CloneFlags::CLONE_NEWUSER) => {
+                two_step = true;
+                restore.clear();
+            }
+            Err(e) => return Err(e).sys(|| "join the container's pid and time namespaces"),
+        }
     }
     let forked = clone::clone(0, None);
     if let Ok(clone::Forked::Child) = forked {
         drop(parent_end);
         drop(restore);
-        child(o, &root, child_end)
+        child(o, &root, child_end, two_step)
     }
     for (f, file) in &restore {
         nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;
     }
-    let clone::Forked::Parent(pid) = forked? else {
+    let clone::Forked::Parent(mut pid) = forked? else {
         unreachable!("the child never returns")
     };
     drop(child_end);
+    if two_step {
+        pid = reap_on_error(pid, forked_pid(&parent_end, pid))?;
+    }
     let result = (|| -> Result<Spawned> {
         // process.execCPUAffinity.initial: before the move into the container's cgroup.
         if let Some(initial) = affinity(o.process, true) {
@@ -106,14 +120,42 @@ fn affinity(p: &Process, initial: bool) -> Option<&str> {
     list.as_deref().filter(|l| !l.trim().is_empty())
 }
 
-fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel) -> ! {
+/// The pid of the process the first child of a two-step exec forked (and the first child reaped).
+fn forked_pid(chan: &Channel, first: i32) -> Result<i32> {
+    let msg = chan.recv::<FromInit>();
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(first), None);
+    match msg? {
+        Some((FromInit::Forked(pid), _)) => Ok(pid),
+        Some((FromInit::Error(m), _)) => bail!("{m}"),
+        Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
+        None => bail!("the exec'd process exited while joining the container's namespaces"),
+    }
+}
+
+fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool) -> ! {
     // Safety: plain prctls. Die with the runtime while the setup goes on; and until the exec,
     // keep the container's processes out of our /proc files (memory, fds, exe).
-    unsafe {
+    let guard = || unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         libc::prctl(libc::PR_SET_DUMPABLE, 0);
+    };
+    guard();
+    let mut listener = None;
+    if two_step {
+        match join_and_fork(o, &chan) {
+            Ok(Some(l)) => {
+                // The forked process, the runtime's child (CLONE_PARENT): its own death signal.
+                guard();
+                listener = Some(l);
+            }
+            Ok(None) => unsafe { libc::_exit(0) },
+            Err(e) => {
+                let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
+                unsafe { libc::_exit(1) }
+            }
+        }
     }
-    match setup(o, root, &chan) {
+    match setup(o, root, &chan, listener) {
         Ok(exec) => {
             crate::signal::reset_all();
             let err = exec.exec();
@@ -129,22 +171,56 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel) -> ! {
     }
 }
 
-fn setup(o: &ExecOptions, root: &OwnedFd, chan: &Channel) -> Result<Exec> {
+/// The first step of a two-step exec: join every namespace, then fork the process, born in the
+/// PID namespace, as a sibling (the runtime's child). `Some` in the process, `None` in the first
+/// child once it has sent the pid.
+fn join_and_fork(
+    o: &ExecOptions,
+    chan: &Channel,
+) -> Result<Option<Option<crate::seccomp::Listener>>> {
+    // listenerPath is a host path: connect before entering the container's mount namespace.
+    let listener =
+        crate::seccomp::connect_listener(o.linux.and_then(|l| l.seccomp().as_ref()), &o.state)?;
+    setns(o.init_pidfd, o.namespaces, "namespaces")?;
+    match clone::clone(libc::CLONE_PARENT as u64, None)? {
+        clone::Forked::Child => Ok(Some(listener)),
+        clone::Forked::Parent(pid) => {
+            chan.send(&FromInit::Forked(pid), None)?;
+            Ok(None)
+        }
+    }
+}
+
+fn setup(
+    o: &ExecOptions,
+    root: &OwnedFd,
+    chan: &Channel,
+    joined: Option<Option<crate::seccomp::Listener>>,
+) -> Result<Exec> {
     match chan.recv::<ToInit>()? {
         Some((ToInit::Go, _)) => {}
         Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
         None => bail!("runtime exited during setup"),
     }
-    // listenerPath is a host path: connect before entering the container's mount namespace.
-    let seccomp_listener =
-        crate::seccomp::connect_listener(o.linux.and_then(|l| l.seccomp().as_ref()), &o.state)?;
+    let seccomp_listener = match joined {
+        Some(listener) => listener,
+        // listenerPath is a host path: connect before entering the container's mount namespace.
+        None => {
+            let l = crate::seccomp::connect_listener(
+                o.linux.and_then(|l| l.seccomp().as_ref()),
+                &o.state,
+            )?;
+            let rest = o.namespaces
+                - CloneFlags::CLONE_NEWPID
+                - CloneFlags::from_bits_retain(CLONE_NEWTIME);
+            if !rest.is_empty() {
+                setns(o.init_pidfd, rest, "namespaces")?;
+            }
+            l
+        }
+    };
     if let Some(fin) = affinity(o.process, false) {
         super::sched::set_affinity(0, fin, "process.execCPUAffinity.final")?;
-    }
-    let rest =
-        o.namespaces - CloneFlags::CLONE_NEWPID - CloneFlags::from_bits_retain(CLONE_NEWTIME);
-    if !rest.is_empty() {
-        setns(o.init_pidfd, rest, "namespaces")?;
     }
     // The init's root, which is not the mount namespace's root under --no-pivot.
     nix::unistd::fchdir(root.as_fd()).sys(|| "fchdir to the container's root")?;
