@@ -66,26 +66,35 @@ pub fn template() -> Value {
 }
 
 /// runc's rootless changes: a user namespace mapping the caller, no network namespace, no
-/// device cgroup rules, sysfs bound from the host, no gid= on devpts.
+/// cgroup limits, sysfs bound from the host in place of every mount under /sys, and no uid=/gid=
+/// mount options (ids the single mapping does not have).
 pub fn make_rootless(v: &mut Value, uid: u32, gid: u32) {
     let linux = &mut v["linux"];
     linux["resources"] = json!({});
     let ns = linux["namespaces"]
         .as_array_mut()
         .expect("template namespaces");
-    ns.retain(|n| n["type"] != "network");
+    ns.retain(|n| n["type"] != "network" && n["type"] != "user");
     ns.push(json!({"type": "user"}));
     linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
     linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-    for m in v["mounts"].as_array_mut().expect("template mounts") {
-        if m["destination"] == "/sys" {
-            *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
-                        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-        }
+    let mounts = v["mounts"].as_array_mut().expect("template mounts");
+    mounts.retain(|m| {
+        let dest = m["destination"].as_str().unwrap_or_default();
+        dest != "/sys" && !dest.starts_with("/sys/")
+    });
+    for m in mounts.iter_mut() {
         if let Some(opts) = m["options"].as_array_mut() {
-            opts.retain(|o| !o.as_str().is_some_and(|s| s.starts_with("gid=")));
+            opts.retain(|o| {
+                !o.as_str()
+                    .is_some_and(|s| s.starts_with("gid=") || s.starts_with("uid="))
+            });
         }
     }
+    mounts.push(
+        json!({"destination": "/sys", "type": "none", "source": "/sys",
+                       "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
+    );
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -130,9 +139,9 @@ mod tests {
             .collect();
         assert!(ns.contains(&"user".to_string()) && !ns.contains(&"network".to_string()));
         assert_eq!(v["linux"]["uidMappings"][0]["hostID"], 1000);
-        assert!(!serde_json::to_string(&v["mounts"])
-            .unwrap()
-            .contains("gid=5"));
+        let mounts = serde_json::to_string(&v["mounts"]).unwrap();
+        assert!(!mounts.contains("gid=5") && !mounts.contains("/sys/fs/cgroup"));
+        assert!(mounts.contains(r#""source":"/sys""#), "{mounts}");
         assert!(spec.linux().is_some());
     }
 }
