@@ -49,7 +49,7 @@ find_cargo() {
     die "cargo not found: install a Rust toolchain (https://rustup.rs) first"
 }
 
-ensure_pkgs busybox-static libseccomp-dev pkg-config gcc iproute2 util-linux
+ensure_pkgs busybox-static libseccomp-dev pkg-config gcc iproute2 util-linux uidmap passwd procps
 # The managers tests drive real podman (with conmon) and containerd (with ctr).
 [[ -n ${RT_SKIP_MANAGERS:-} ]] || ensure_pkgs podman containerd
 find_cargo
@@ -80,6 +80,17 @@ check_leaks() {
         echo "test: leaked container state: $(ls target/tmp/rt-state)" >&2
         leaks=1
     fi
+    # The rootless tests' users (rtrl<pid>x<n>) and their directories under /tmp.
+    local u
+    for u in $(cut -d: -f1 /etc/passwd | grep '^rtrl[0-9]*x[0-9]*$'); do
+        echo "test: leaked user $u" >&2
+        leaks=1
+    done
+    for d in /tmp/rtrl*; do
+        [[ -e $d ]] || continue
+        echo "test: leaked rootless test directory $d" >&2
+        leaks=1
+    done
     for d in /sys/fs/cgroup/*/rt-test /sys/fs/cgroup/rt-test; do
         [[ -d $d ]] && rmdir "$d" 2>/dev/null
     done
@@ -106,7 +117,7 @@ mounts_before=$(mount_points)
 say "cargo test -- --test-threads=4 $*"
 status=0
 cargo test -- --test-threads=4 "$@" || status=$?
-say "Checking for leaked cgroups, mounts and state"
+say "Checking for leaked cgroups, mounts, state and test users"
 check_leaks || { ((status)) || status=1; }
 
 # The config fuzzer, bounded in time; its log is long, so only its end is shown.
