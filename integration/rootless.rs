@@ -255,8 +255,10 @@ fn run_maps_root_to_the_caller() {
     let mut c = user.spec(&[
         "sh",
         "-c",
-        "id -u; cat /proc/self/uid_map /proc/self/gid_map; touch /mnt/made; exit 7",
+        "id -u; cat /proc/self/uid_map /proc/self/gid_map /proc/sys/kernel/shm_rmid_forced; touch /mnt/made; exit 7",
     ]);
+    // A sysctl of the container's own IPC namespace is the user's to set.
+    c["linux"]["sysctl"] = json!({"kernel.shm_rmid_forced": "1"});
     assert_eq!(
         c["linux"]["uidMappings"],
         json!([{"containerID": 0, "hostID": user.uid, "size": 1}])
@@ -275,7 +277,8 @@ fn run_maps_root_to_the_caller() {
         [
             "0".to_string(),
             format!("0 {} 1", user.uid),
-            format!("0 {} 1", user.gid)
+            format!("0 {} 1", user.gid),
+            "1".to_string()
         ],
         "{out:?}"
     );
@@ -465,6 +468,10 @@ fn what_needs_privilege_fails_clearly() {
         (
             json!({"linux": {"resources": {"memory": {"limit": 67108864}}}}),
             "linux.resources.memory: cannot be set by a rootless container",
+        ),
+        (
+            json!({"linux": {"sysctl": {"vm.swappiness": "10"}}}),
+            "linux.sysctl \"vm.swappiness\": not a namespaced sysctl",
         ),
     ];
     for (patch, error) in cases {
