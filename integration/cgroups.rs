@@ -632,3 +632,21 @@ fn hooks_and_the_process_start_inside_the_cgroup() {
         assert!(seen.contains(&want), "{who}: {seen}");
     }
 }
+
+#[test]
+fn an_init_that_cannot_join_its_cgroup_is_an_error() {
+    if !has_v1("cpuset") {
+        return;
+    }
+    // The init moves itself into its v1 cgroups: a cpuset without CPUs refuses it, and that
+    // error must reach the caller.
+    let c = Container::new("cg-nojoin");
+    let dir = c.cgroup_dir("cpuset");
+    std::fs::create_dir_all(&dir).unwrap();
+    assert_eq!(read(&dir.join("cpuset.cpus")), "");
+    c.create().fails_with(&format!(
+        "join cgroup {}: write \"0\" to tasks: no space left on device",
+        dir.display()
+    ));
+    assert!(!state_root().join(&c.id).exists());
+}

@@ -10,6 +10,7 @@ mod devices;
 pub mod freezer;
 mod mountinfo;
 mod resources;
+mod self_join;
 pub mod stats;
 pub mod systemd;
 mod v1;
@@ -17,6 +18,7 @@ pub mod v2;
 
 pub use resources::apply as apply_resources;
 pub use resources::device_nodes;
+pub use self_join::SelfJoin;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Component, Path, PathBuf};
@@ -272,11 +274,11 @@ fn denied(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Write `pid` into each of the container's cgroups; `in_v2` when the clone already put it
-/// into the v2 one.
-pub fn add_process(placement: &Placement, pid: i32, in_v2: bool) -> Result<()> {
+/// Write `pid` into each of the container's cgroups but those it joins by itself (`joined`);
+/// `in_v2` when the clone already put it into the v2 one.
+pub fn add_process(placement: &Placement, pid: i32, in_v2: bool, joined: &SelfJoin) -> Result<()> {
     for (h, dir) in placement.hierarchies.iter().zip(&placement.paths) {
-        if in_v2 && h.v2 {
+        if (in_v2 && h.v2) || joined.covers(dir) {
             continue;
         }
         let procs = dir.join("cgroup.procs");

@@ -12,10 +12,23 @@ use nix::sched::CloneFlags;
 use std::os::fd::OwnedFd;
 
 /// Never returns: execs the user's process or exits.
-pub fn run(opts: &InitOptions, plan: &Plan, chan: Channel, mount_userns: &[Option<OwnedFd>]) -> ! {
+pub fn run(
+    opts: &InitOptions,
+    plan: &Plan,
+    chan: Channel,
+    mount_userns: &[Option<OwnedFd>],
+    cgroups: crate::cgroups::SelfJoin,
+) -> ! {
     // Die with the parent while the setup is going on. Had it died before this, the channel
     // is closed already and the first recv ends the setup.
     die_with_parent();
+    // First: while we have a single thread (see SelfJoin), and before anything the cgroups
+    // should account for.
+    if let Err(e) = cgroups.join() {
+        last_words(opts, &chan, &format!("{e:#}"));
+        // Safety: end the child without running the parent's atexit handlers.
+        unsafe { libc::_exit(1) }
+    }
     // Safety: closing our copy of a descriptor nothing else in this process uses.
     unsafe { libc::close(opts.state_lock) };
     // `run` forwards signals through a handler that the clone copied: the init (the rt code
@@ -63,9 +76,9 @@ fn setup(
         None => bail!("runtime exited during setup"),
     }
     crate::testpoint::pause_point("create:init-setup");
-    // The parent puts us in our cgroups meanwhile (on v1 that takes an RCU grace period). Only
-    // hooks and the last steps (seccomp load, user switch, Ready) wait for it, so that mounts
-    // and the seccomp compilation overlap it.
+    // The parent puts us in the cgroups we could not join ourselves meanwhile (on v1 that
+    // takes an RCU grace period). Only hooks and the last steps (seccomp load, user switch,
+    // Ready) wait for it, so that mounts and the seccomp compilation overlap it.
     let joined = std::cell::Cell::new(false);
     let in_cgroup = || -> Result<()> {
         if joined.get() {

@@ -154,6 +154,7 @@ pub fn spawn(
             .inspect_err(|e| crate::logging::debug(&format!("open {}: {e}", d.display())))
             .ok()
     });
+    let self_join = crate::cgroups::SelfJoin::open(placement);
     let mut forked = clone::clone(
         clone_flags.bits() as u64,
         cgroup_dir.as_ref().map(|f| f.as_raw_fd()),
@@ -167,7 +168,7 @@ pub fn spawn(
     if let Ok(clone::Forked::Child) = forked {
         drop(parent_end);
         drop(restore);
-        init::run(opts, &plan, child_end, &mount_userns)
+        init::run(opts, &plan, child_end, &mount_userns, self_join)
     }
     for (f, file) in &restore {
         nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;
@@ -177,20 +178,18 @@ pub fn spawn(
     };
     drop(child_end);
 
-    let result = (|| -> Result<Spawned> {
+    let result = (|| -> Result<Option<OwnedFd>> {
         parent.cloned(pid)?;
         if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
             idmap::write(pid, opts.spec, opts.rootless)?;
         }
-        // On cgroup v1, the first move into a cgroup waits for an RCU grace period (milliseconds):
-        // the init sets itself up meanwhile, and waits for CgroupJoined before hooks and before
-        // it loads seccomp and becomes the container's user.
+        // The init joins its v1 cgroups itself (SelfJoin); the rest, if any, are ours to write.
+        // On v1 that takes an RCU grace period (milliseconds): the init sets itself up
+        // meanwhile, and waits for CgroupJoined before hooks and before it loads seccomp and
+        // becomes the container's user.
         parent_end.send(&ToInit::Go, None)?;
-        if let Err(e) = crate::cgroups::add_process(placement, pid, in_v2_cgroup) {
-            // The init may have failed first, and its error is the one to report.
-            kill_and_reap(pid);
-            return Err(init_error(&parent_end).unwrap_or(e));
-        }
+        crate::cgroups::add_process(placement, pid, in_v2_cgroup, &self_join)?;
+        drop(self_join);
         // Sent to an init that already failed, this fails: wait_ready then reports its error.
         let _ = parent_end.send(&ToInit::CgroupJoined, None);
         let console_master = wait_ready(
@@ -207,13 +206,21 @@ pub fn spawn(
             Some((m, _)) => bail!("init channel: unexpected {m:?}"),
             None => bail!("container init exited before parking on the exec fifo"),
         }
-        Ok(Spawned {
+        Ok(console_master)
+    })();
+    match result {
+        Ok(console_master) => Ok(Spawned {
             pid,
             channel: parent_end,
             console_master,
-        })
-    })();
-    reap_on_error(pid, result)
+        }),
+        Err(e) => {
+            kill_and_reap(pid);
+            // The init may have failed first, and then refused what we sent or wrote: its
+            // error is the one to report.
+            Err(init_error(&parent_end).unwrap_or(e))
+        }
+    }
 }
 
 /// The error a dead init left on the channel, if any.
