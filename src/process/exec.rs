@@ -8,6 +8,7 @@
 use super::channel::{self, Channel, FromInit, ToInit};
 use super::prepare::{self, Exec};
 use super::{clone, reap_on_error, Console, Spawned};
+use crate::cgroups::SelfJoin;
 use crate::errno::SysContext;
 use crate::namespaces::CLONE_NEWTIME;
 use anyhow::{bail, Context, Result};
@@ -24,7 +25,8 @@ pub struct ExecOptions<'a> {
     pub namespaces: CloneFlags,
     pub process: &'a Process,
     pub linux: Option<&'a Linux>,
-    /// Cgroup directories to join (`cgroup.procs` is written in each).
+    /// Cgroup directories to join (the process writes v1 `tasks` itself, see SelfJoin; the
+    /// runtime writes `cgroup.procs` in the others).
     pub cgroups: &'a [PathBuf],
     pub console: Console,
     pub preserve_fds: i32,
@@ -46,6 +48,8 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     )
     .sys(|| format!("open the root of the container's init (pid {})", o.init_pid))?;
     let (parent_end, child_end) = channel::pair()?;
+    // The process moves itself into the v1 cgroups (no RCU grace period, see SelfJoin).
+    let self_join = SelfJoin::open_dirs(o.cgroups.iter().map(|d| d.as_path()));
 
     let time = CloneFlags::from_bits_retain(CLONE_NEWTIME);
     let for_children = o.namespaces & (CloneFlags::CLONE_NEWPID | time);
@@ -72,11 +76,23 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
             Err(e) => return Err(e).sys(|| "join the container's pid and time namespaces"),
         }
     }
-    let forked = clone::clone(0, None);
+    // On cgroup v2 the process is born in its cgroup, unless it must first run on the
+    // execCPUAffinity.initial CPUs outside it.
+    let v2 = match affinity(o.process, true) {
+        Some(_) => None,
+        None => v2_dir(o.cgroups),
+    };
+    let mut forked = clone::clone(0, v2.as_ref().map(|(_, f)| f.as_raw_fd()));
+    let mut in_v2_cgroup = v2.is_some();
+    if forked.is_err() && in_v2_cgroup {
+        // Kernels before 5.7 lack CLONE_INTO_CGROUP.
+        forked = clone::clone(0, None);
+        in_v2_cgroup = false;
+    }
     if let Ok(clone::Forked::Child) = forked {
         drop(parent_end);
         drop(restore);
-        child(o, &root, child_end, two_step)
+        child(o, &root, child_end, two_step, self_join)
     }
     for (f, file) in &restore {
         nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;
@@ -93,7 +109,10 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         if let Some(initial) = affinity(o.process, true) {
             super::sched::set_affinity(pid, initial, "process.execCPUAffinity.initial")?;
         }
-        for dir in o.cgroups {
+        let joined = |d: &PathBuf| {
+            self_join.covers(d) || (in_v2_cgroup && v2.as_ref().is_some_and(|(p, _)| p == d))
+        };
+        for dir in o.cgroups.iter().filter(|d| !joined(d)) {
             let procs = dir.join("cgroup.procs");
             std::fs::write(&procs, pid.to_string())
                 .sys(|| format!("add pid {pid} to {}", procs.display()))?;
@@ -107,6 +126,16 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         })
     })();
     reap_on_error(pid, result)
+}
+
+/// The container's v2 cgroup directory, opened for CLONE_INTO_CGROUP, if it has one.
+fn v2_dir(dirs: &[PathBuf]) -> Option<(PathBuf, std::fs::File)> {
+    let placement = crate::cgroups::Placement::from_paths(dirs).ok()?;
+    let dir = placement.v2_dir()?;
+    let file = std::fs::File::open(dir)
+        .inspect_err(|e| crate::logging::debug(&format!("open {}: {e}", dir.display())))
+        .ok()?;
+    Some((dir.to_path_buf(), file))
 }
 
 /// process.execCPUAffinity's `initial` or `final` list, when set and not empty.
@@ -132,7 +161,7 @@ fn forked_pid(chan: &Channel, first: i32) -> Result<i32> {
     }
 }
 
-fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool) -> ! {
+fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups: SelfJoin) -> ! {
     // Safety: plain prctls. Die with the runtime while the setup goes on; and until the exec,
     // keep the container's processes out of our /proc files (memory, fds, exe).
     let guard = || unsafe {
@@ -155,7 +184,7 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool) -> ! {
             }
         }
     }
-    match setup(o, root, &chan, listener) {
+    match setup(o, root, &chan, listener, cgroups) {
         Ok(exec) => {
             crate::signal::reset_all();
             let err = exec.exec();
@@ -196,12 +225,15 @@ fn setup(
     root: &OwnedFd,
     chan: &Channel,
     joined: Option<Option<crate::seccomp::Listener>>,
+    cgroups: SelfJoin,
 ) -> Result<Exec> {
     match chan.recv::<ToInit>()? {
         Some((ToInit::Go, _)) => {}
         Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
         None => bail!("runtime exited during setup"),
     }
+    // After Go: the runtime has set execCPUAffinity.initial, which comes before the move.
+    cgroups.join()?;
     let seccomp_listener = match joined {
         Some(listener) => listener,
         // listenerPath is a host path: connect before entering the container's mount namespace.
