@@ -57,7 +57,8 @@ fn exec_joins_every_namespace_and_the_cgroup() {
         std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap(),
         std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap()
     );
-    let procs = std::fs::read_to_string(c.cgroup_dir("memory").join("cgroup.procs")).unwrap();
+    let procs =
+        std::fs::read_to_string(c.cgroup_file("memory", "cgroup.procs", "cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == p), "{procs}");
     // Its root is the container's.
     assert_eq!(
@@ -122,7 +123,8 @@ fn exec_failures_are_runc_worded_with_status_255() {
         "{out:?}"
     );
     // Nothing of the failed execs is left in the (now empty) cgroup.
-    let procs = std::fs::read_to_string(c.cgroup_dir("memory").join("cgroup.procs")).unwrap();
+    let procs =
+        std::fs::read_to_string(c.cgroup_file("memory", "cgroup.procs", "cgroup.procs")).unwrap();
     assert_eq!(procs, "");
 }
 

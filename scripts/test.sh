@@ -138,10 +138,15 @@ fi
 # RT_SKIP_VM=1 skips it for a quick local run; CI never sets it.
 if [[ ${RT_SKIP_VM:-0} != 1 ]]; then
     say "cgroup v2 tests in a VM (scripts/vm/run.sh)"
-    bin=$(cargo test --no-run --test cgroups --message-format=json 2>/dev/null |
-        grep '"kind":\["test"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-    [[ -x $bin ]] || die "cannot find the cgroups test binary"
-    scripts/vm/run.sh --timeout 1200 --env RUST_BACKTRACE=1 -- scripts/vm/v2-tests.sh "$bin" -- "$@" ||
+    # exec too: on v2 its process is born in the cgroup (CLONE_INTO_CGROUP).
+    bins=()
+    for t in cgroups exec; do
+        bin=$(cargo test --no-run --test $t --message-format=json 2>/dev/null |
+            grep '"kind":\["test"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+        [[ -x $bin ]] || die "cannot find the $t test binary"
+        bins+=("$bin")
+    done
+    scripts/vm/run.sh --timeout 1200 --env RUST_BACKTRACE=1 -- scripts/vm/v2-tests.sh "${bins[@]}" -- "$@" ||
         { ((status)) || status=1; }
 fi
 exit "$status"

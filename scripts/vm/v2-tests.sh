@@ -4,7 +4,7 @@
 #
 #   scripts/vm/run.sh -- scripts/vm/v2-tests.sh TEST_BINARY... [-- TEST_ARGS...]
 #
-# scripts/test.sh calls it with the cgroups test binary.
+# scripts/test.sh calls it with the cgroups and exec test binaries.
 set -euo pipefail
 
 bins=()
