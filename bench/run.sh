@@ -43,7 +43,7 @@ fi
 
 if [[ -z ${RT_BIN:-} ]]; then
     (cd "$REPO" && cargo build --release -q) || die "cargo build --release failed"
-    RT_BIN=$REPO/target/release/rt
+    RT_BIN=$REPO/target/$(rustc --print host-tuple)/release/rt
 fi
 [[ -x $RT_BIN ]] || die "no rt binary at $RT_BIN"
 

@@ -7,7 +7,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 [[ $(id -u) -eq 0 ]] || { echo "strace.sh: must run as root" >&2; exit 1; }
 command -v strace >/dev/null || apt-get install -y -q strace >/dev/null
-RT_BIN=${RT_BIN:-$REPO/target/release/rt}
+RT_BIN=${RT_BIN:-$REPO/target/$(rustc --print host-tuple)/release/rt}
 (($#)) || set -- rt crun runc
 TMP=$(mktemp -d /tmp/rt-bench.XXXXXX)
 trap '"$HERE/cleanup.sh" "$TMP"' EXIT

@@ -4,7 +4,7 @@
 #   sudo ./scripts/demo.sh
 #
 # Works on a fresh Debian machine: installs the few packages it needs, builds
-# target/release/rt, prepares ./demo/bundle (busybox rootfs + config.json made
+# target/<host tuple>/release/rt (static, see .cargo/config.toml), prepares ./demo/bundle (busybox rootfs + config.json made
 # by `rt spec`), runs the container in the foreground and exits with its
 # status. The container's state (./demo/state) is removed on exit; the bundle
 # is kept and reused by the next run.
@@ -53,7 +53,7 @@ find_cargo
 
 say "Building rt (cargo build --release)"
 cargo build --release
-rt=${CARGO_TARGET_DIR:-$repo/target}/release/rt
+rt=${CARGO_TARGET_DIR:-$repo/target}/$(rustc --print host-tuple)/release/rt
 [[ -x $rt ]] || die "$rt was not built"
 
 bundle=$repo/demo/bundle

@@ -76,8 +76,11 @@ check_leaks() {
         printf 'test: leaked mount %s\n' $new >&2
         leaks=1
     fi
-    if [[ -d target/tmp/rt-state ]] && [[ -n $(ls -A target/tmp/rt-state) ]]; then
-        echo "test: leaked container state: $(ls target/tmp/rt-state)" >&2
+    # The tests' CARGO_TARGET_TMPDIR (.cargo/config.toml names the target).
+    local state
+    state=target/$(rustc --print host-tuple)/tmp/rt-state
+    if [[ -d $state ]] && [[ -n $(ls -A "$state") ]]; then
+        echo "test: leaked container state: $(ls "$state")" >&2
         leaks=1
     fi
     # The rootless tests' users (rtrl<pid>x<n>) and their directories under /tmp.

@@ -36,6 +36,12 @@ for m in /:tmpfs /tmp:tmpfs /run:tmpfs /dev:devtmpfs /dev/pts:devpts /dev/shm:tm
     [[ $(fstype "${m%:*}") == "${m##*:}" ]] || fail "${m%:*} is '$(fstype "${m%:*}")', not ${m##*:}"
 done
 ok "mounts: / /tmp /run /dev/shm $repo/target/tmp tmpfs; /usr /etc $repo 9p; devpts cgroup2"
+# The tests' CARGO_TARGET_TMPDIR when .cargo/config.toml names a target.
+for t in "$repo"/target/*-*-*/tmp; do
+    [[ -d $t ]] || continue
+    [[ $(fstype "$t") == tmpfs ]] || fail "$t is '$(fstype "$t")', not tmpfs"
+    ok "mounts: $t tmpfs"
+done
 [[ $(id -u) == 0 && $HOME == /root && $(pwd -P) == "$repo" ]] || fail "uid $(id -u), HOME $HOME, cwd $(pwd -P)"
 ok "root, HOME=$HOME, cwd $(pwd -P)"
 
