@@ -9,12 +9,20 @@ use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// True if the v1 freezer or the v2 cgroup.freeze says the container is frozen.
+/// True if the container's freezer says it is frozen: the v1 freezer where there is one (as
+/// [`freeze`] chooses), else v2's cgroup.freeze. `list` asks this of every container, so the
+/// directory most likely to be the freezer's is tried first, and the search stops there.
 pub fn is_frozen(paths: &[PathBuf]) -> bool {
-    paths.iter().any(|d| {
-        std::fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
-            || std::fs::read_to_string(d.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
-    })
+    let mut dirs: Vec<&PathBuf> = paths.iter().collect();
+    dirs.sort_by_key(|d| !d.components().any(|c| c.as_os_str() == "freezer"));
+    let read = |file: &str| {
+        dirs.iter()
+            .find_map(|d| std::fs::read_to_string(d.join(file)).ok())
+    };
+    match read("freezer.state") {
+        Some(state) => state.trim() == "FROZEN",
+        None => read("cgroup.freeze").is_some_and(|s| s.trim() == "1"),
+    }
 }
 
 enum Freezer<'a> {
