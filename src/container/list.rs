@@ -2,10 +2,13 @@
 
 use super::{public, state, status, Context, PublicState};
 use anyhow::Result;
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 
 pub fn list(ctx: &Context) -> Result<Vec<PublicState>> {
     let mut out = Vec::new();
+    // Every lookup reads /etc/passwd; containers mostly share one owner.
+    let mut names: HashMap<u32, String> = HashMap::new();
     for id in state::list_ids(&ctx.root)? {
         // Read without the lock: a container being created or deleted is simply skipped.
         let dir = ctx.root.join(&id);
@@ -17,7 +20,10 @@ pub fn list(ctx: &Context) -> Result<Vec<PublicState>> {
         };
         let st = status::live_status(&s, &dir);
         let owner = std::fs::metadata(&dir)
-            .map(|m| user_name(m.uid()))
+            .map(|m| {
+                let uid = m.uid();
+                names.entry(uid).or_insert_with(|| user_name(uid)).clone()
+            })
             .unwrap_or_default();
         out.push(public(&s, st, owner));
     }
