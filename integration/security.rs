@@ -6,9 +6,11 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::fs;
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const CHOWN: u32 = 0;
@@ -588,4 +590,67 @@ fn personality_scheduler_and_io_priority_are_applied() {
     );
     let persona = std::fs::read_to_string(format!("/proc/{pid}/personality")).unwrap();
     assert_eq!(persona.trim(), "00000008", "PER_LINUX32");
+}
+
+#[test]
+fn compiled_filters_are_cached_and_entries_checked_whole() {
+    // A profile of this test's own (an unknown name is skipped by libseccomp, kept in the key).
+    let tag = format!("no_such_syscall_rt_cache_{}", std::process::id());
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+            {"names": [tag], "action": "SCMP_ACT_ERRNO"}
+        ]
+    });
+    let cache = state_root().join(".rt-cache:seccomp");
+    let entry = || -> Option<PathBuf> {
+        fs::read_dir(&cache)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| fs::read(p).is_ok_and(|b| String::from_utf8_lossy(&b).contains(tag.as_str())))
+    };
+    // Runs a container with the profile; true if its filter came from the cache.
+    let run = |name: &str| -> bool {
+        let mut c = Container::new(name);
+        seccomp(&mut c, profile.clone());
+        c.sh("mkdir /x");
+        c.write_config();
+        let log = c.bundle.join("debug.log");
+        let b = c.bundle.to_str().unwrap();
+        let out = c.rt(&[
+            "--debug",
+            "--log",
+            log.to_str().unwrap(),
+            "run",
+            "--bundle",
+            b,
+            &c.id,
+        ]);
+        // The kernel applies the filter either way.
+        assert!(
+            out.stderr
+                .contains("can't create directory '/x': Function not implemented"),
+            "{out:?}"
+        );
+        fs::read_to_string(&log)
+            .unwrap()
+            .contains("the compiled filter came from the cache")
+    };
+    assert!(!run("sc-cache1"), "the first run compiles");
+    let path = entry().expect("a cache entry for the profile");
+    let stored = fs::read(&path).unwrap();
+    assert!(run("sc-cache2"), "the second run loads the cached program");
+    // An entry whose key differs in one byte is not used, and is replaced.
+    let at = stored
+        .windows(tag.len())
+        .position(|w| w == tag.as_bytes())
+        .unwrap();
+    let mut changed = stored.clone();
+    changed[at] = b'N';
+    fs::write(&path, &changed).unwrap();
+    assert!(!run("sc-cache3"), "a key that differs must not be used");
+    assert_eq!(fs::read(&path).unwrap(), stored);
+    fs::remove_file(&path).unwrap();
 }

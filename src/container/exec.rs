@@ -98,6 +98,7 @@ pub fn exec(
         "exec {id}: {:?} in namespaces {namespaces:?}, cgroups {cgroups:?}",
         process.args()
     ));
+    let seccomp_cache = has_seccomp(&spec).then(|| crate::seccomp::open_cache(&ctx.root));
     let spawned = crate::process::exec::spawn(&ProcessOptions {
         init_pidfd: &pidfd,
         init_pid: state.pid,
@@ -107,6 +108,7 @@ pub fn exec(
         cgroups: &cgroups,
         console,
         preserve_fds: o.preserve_fds,
+        seccomp_cache: seccomp_cache.flatten().as_ref(),
         state: serde_json::to_value(super::public(&state, status, String::new()))?,
     })?;
     let pid = spawned.pid;
@@ -205,4 +207,9 @@ fn send_pidfd(sock: &OwnedFd, pid: i32) -> Result<()> {
     )
     .sys(|| "send the pidfd to the pidfd socket")?;
     Ok(())
+}
+
+/// Whether the container's processes get a seccomp filter (then compiled filters are cached).
+pub(super) fn has_seccomp(spec: &Spec) -> bool {
+    spec.linux().as_ref().is_some_and(|l| l.seccomp().is_some())
 }

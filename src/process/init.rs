@@ -217,6 +217,7 @@ fn setup(
             std::os::fd::AsRawFd::as_raw_fd(opts.error_file),
         ],
         seccomp_listener,
+        seccomp_cache: opts.seccomp_cache.map(std::os::fd::AsFd::as_fd),
         compiled: &in_cgroup,
     })?;
 

@@ -51,6 +51,8 @@ pub struct InitOptions<'a> {
     pub cgroups: &'a Placement,
     /// Rootless mode: the id maps may need newuidmap/newgidmap.
     pub rootless: bool,
+    /// The directory of compiled seccomp filters (`seccomp::open_cache`).
+    pub seccomp_cache: Option<&'a OwnedFd>,
 }
 
 pub enum Console {

@@ -7,7 +7,7 @@ use crate::{capabilities, seccomp};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Linux, Process};
 use std::ffi::CString;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 
 pub struct Options<'a> {
     pub process: &'a Process,
@@ -18,6 +18,8 @@ pub struct Options<'a> {
     pub keep_fds: &'a [RawFd],
     /// The connection to linux.seccomp.listenerPath, made while host paths resolved.
     pub seccomp_listener: Option<seccomp::Listener>,
+    /// The directory of compiled seccomp filters, opened by the runtime.
+    pub seccomp_cache: Option<BorrowedFd<'a>>,
     /// Called once the seccomp filter is compiled, before it is loaded and the user changes: the
     /// init waits there for its cgroup (the compilation overlaps the parent's move).
     pub compiled: &'a dyn Fn() -> Result<()>,
@@ -70,7 +72,11 @@ pub fn prepare(o: Options) -> Result<Exec> {
 
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     let filter = match o.linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(seccomp::Filter::compile(s, o.seccomp_listener)?),
+        Some(s) => Some(seccomp::Filter::compile(
+            s,
+            o.seccomp_listener,
+            o.seccomp_cache,
+        )?),
         None => None,
     };
     (o.compiled)()?;

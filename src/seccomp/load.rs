@@ -115,12 +115,17 @@ impl Program {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .context("read the seccomp BPF")?;
+        Program::from_bytes(&bytes, flags).context("libseccomp's exported BPF")
+    }
+
+    /// A program from its raw instructions (struct sock_filter, native byte order).
+    pub(super) fn from_bytes(bytes: &[u8], flags: libc::c_ulong) -> Result<Program> {
         let size = std::mem::size_of::<libc::sock_filter>();
-        if bytes.is_empty() || bytes.len() % size != 0 || bytes.len() / size > u16::MAX as usize {
-            bail!(
-                "seccomp: libseccomp exported a BPF program of {} bytes",
-                bytes.len()
-            );
+        if bytes.is_empty()
+            || !bytes.len().is_multiple_of(size)
+            || bytes.len() / size > u16::MAX as usize
+        {
+            bail!("seccomp: a BPF program of {} bytes", bytes.len());
         }
         let filter = bytes
             .chunks_exact(size)
@@ -132,6 +137,20 @@ impl Program {
             })
             .collect();
         Ok(Program { filter, flags })
+    }
+
+    /// The raw instructions, as [`Program::from_bytes`] reads them.
+    pub(super) fn write_bytes(&self, out: &mut Vec<u8>) {
+        for i in &self.filter {
+            out.extend_from_slice(&i.code.to_ne_bytes());
+            out.extend_from_slice(&[i.jt, i.jf]);
+            out.extend_from_slice(&i.k.to_ne_bytes());
+        }
+    }
+
+    /// Instructions in the program.
+    pub(super) fn len(&self) -> usize {
+        self.filter.len()
     }
 
     /// Install the program on the calling thread: one seccomp(2) call. Returns the notify fd

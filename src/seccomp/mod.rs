@@ -12,15 +12,18 @@
 //! hooks, execve) runs under it, as with runc: a NOTIFY rule on one of those is answered by the
 //! agent, which by then holds the fd. Only sendmsg, used for the handoff itself, cannot be a NOTIFY rule.
 
+mod cache;
 mod load;
 mod notify;
 mod profile;
 
+pub use cache::open_dir as open_cache;
 pub use notify::{connect_listener, Conn as Listener};
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxSeccomp;
 use std::cell::Cell;
+use std::os::fd::BorrowedFd;
 
 /// What `rt features` reports, each list from the table that the profile code uses (spec names).
 pub mod known {
@@ -61,15 +64,40 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// `listener`: what [`connect_listener`] returned for this profile.
-    pub fn compile(s: &LinuxSeccomp, listener: Option<Listener>) -> Result<Filter> {
+    /// `listener`: what [`connect_listener`] returned for this profile. `cache`: the directory
+    /// of compiled filters ([`open_cache`]), if any.
+    pub fn compile(
+        s: &LinuxSeccomp,
+        listener: Option<Listener>,
+        cache: Option<BorrowedFd>,
+    ) -> Result<Filter> {
         if s.listener_metadata().is_some() && s.listener_path().is_none() {
             bail!("linux.seccomp.listenerMetadata: set without listenerPath");
         }
         let notify = profile::uses_notify(s);
-        let ctx = profile::build(s)?;
-        let flags = load::flags(s, notify)?;
-        let program = load::Program::export(&ctx, flags)?;
+        let flags = load::flags(s, notify);
+        let key = match (&flags, cache) {
+            (Ok(f), Some(_)) => cache::Key::new(s, *f),
+            _ => None,
+        };
+        let cached = match (&key, cache, &flags) {
+            (Some(k), Some(dir), Ok(f)) => cache::load(dir, k, *f),
+            _ => None,
+        };
+        let program = match cached {
+            Some(p) => {
+                crate::logging::debug("seccomp: the compiled filter came from the cache");
+                p
+            }
+            None => {
+                let ctx = profile::build(s)?;
+                let p = load::Program::export(&ctx, flags?)?;
+                if let (Some(k), Some(dir)) = (&key, cache) {
+                    cache::store(dir, k, &p);
+                }
+                p
+            }
+        };
         let conn = if notify {
             if s.listener_path().is_none() {
                 bail!("linux.seccomp.listenerPath: required when SCMP_ACT_NOTIFY is used");
@@ -133,7 +161,9 @@ mod tests {
     fn err(j: &str) -> String {
         format!(
             "{:#}",
-            Filter::compile(&parse(j), None).err().expect("an error")
+            Filter::compile(&parse(j), None, None)
+                .err()
+                .expect("an error")
         )
     }
 
@@ -150,7 +180,7 @@ mod tests {
                             {"names":["sync"],"action":"SCMP_ACT_LOG"},
                             {"names":["syncfs"],"action":"SCMP_ACT_TRAP"},
                             {"names":["acct"],"action":"SCMP_ACT_KILL"}]}"#,
-        ), None)
+        ), None, None)
         .unwrap();
     }
 
