@@ -80,8 +80,10 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     }
     // On cgroup v2 the process is born in its cgroup, unless it must first run on the
     // execCPUAffinity.initial CPUs outside it.
+    // Not in two steps either: the intermediate process would count against pids.max.
     let v2 = match affinity(o.process, true) {
         Some(_) => None,
+        None if two_step => None,
         None => v2_dir(o.cgroups),
     };
     let mut forked = clone::clone(0, v2.as_ref().map(|(_, f)| f.as_raw_fd()));
