@@ -647,3 +647,24 @@ fn preserved_fds_reach_the_process_and_no_others() {
     let out = run_cmd(&mut cmd, &c.bundle).ok();
     assert_eq!(out.stdout, "", "{out:?}");
 }
+
+#[test]
+fn preserved_fds_with_a_hole_pass_only_the_callers() {
+    // The caller passes 3 and 9 but not 4 to 8: whatever rt opens may take those numbers (the
+    // kernel gives the lowest free one), and must not reach the process. A seccomp profile
+    // makes rt open its filter cache too.
+    let mut c = Container::new("fdhole");
+    c.config["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
+    c.sh("for fd in 3 4 5 6 7 8 9 10 11; do [ -e /proc/$$/fd/$fd ] && echo $fd; done; true");
+    c.write_config();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(format!(
+        "exec 3</dev/null 9</dev/null; exec {} --root {} run --preserve-fds 7 --bundle {} {}",
+        rt_bin(),
+        state_root().display(),
+        c.bundle.display(),
+        c.id
+    ));
+    let out = run_cmd(&mut cmd, &c.bundle).ok();
+    assert_eq!(out.stdout, "3\n9\n", "{out:?}");
+}

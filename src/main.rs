@@ -33,6 +33,8 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // First, before rt opens anything (the log file included).
+    process::fds::record_inherited(cli.passed_fds());
     let format = if cli.log_format == "json" {
         logging::Format::Json
     } else {

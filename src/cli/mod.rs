@@ -128,6 +128,20 @@ pub fn emit(bytes: &[u8]) -> Result<()> {
 }
 
 /// Run the parsed command; the value is the process exit status.
+impl Cli {
+    /// How many descriptors from 3 the command may pass on to a container's process
+    /// (socket activation's, then --preserve-fds).
+    pub fn passed_fds(&self) -> i32 {
+        let listen = crate::container::activation::listen_fds;
+        match &self.command {
+            Some(Command::Create(a)) => a.preserve_fds.saturating_add(listen()),
+            Some(Command::Run(r)) => r.create.preserve_fds.saturating_add(listen()),
+            Some(Command::Exec(e)) => e.preserve_fds,
+            _ => 0,
+        }
+    }
+}
+
 pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
     let Some(cmd) = cli.command else {
         if cli.version {

@@ -3,6 +3,23 @@
 
 use anyhow::{Context, Result};
 use std::os::fd::RawFd;
+use std::sync::OnceLock;
+
+/// The descriptors of the preserved range that rt's caller passed (see [`record_inherited`]).
+static INHERITED: OnceLock<Vec<RawFd>> = OnceLock::new();
+
+/// Note which of the descriptors 3..3+`count` are open, before rt opens any of its own: only
+/// those are the caller's to pass on. One of rt's own may take a free number in that range (the
+/// kernel gives the lowest), and must never be made inheritable: a host directory there would
+/// let the container out (CVE-2024-21626).
+pub fn record_inherited(count: i32) {
+    let open = (3..3i64.saturating_add(count.max(0) as i64))
+        .map(|fd| fd as RawFd)
+        // Safety: F_GETFD on a descriptor number only reads its flags (EBADF when closed).
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+        .collect();
+    let _ = INHERITED.set(open);
+}
 
 pub fn close_all_but(preserve: i32, internal: &[RawFd]) -> Result<()> {
     let first = 3 + preserve.max(0) as u32;
@@ -18,11 +35,12 @@ pub fn close_all_but(preserve: i32, internal: &[RawFd]) -> Result<()> {
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("close_range");
     }
+    let inherited = INHERITED.get().map(Vec::as_slice).unwrap_or_default();
     for fd in 3..first as RawFd {
-        if internal.contains(&fd) {
+        if internal.contains(&fd) || !inherited.contains(&fd) {
             continue;
         }
-        // Safety: F_SETFD on a descriptor number; EBADF for a hole is fine.
+        // Safety: F_SETFD on a descriptor the caller passed.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
     Ok(())

@@ -4,7 +4,7 @@
 pub mod channel;
 mod clone;
 pub mod exec;
-mod fds;
+pub mod fds;
 pub mod fifo;
 mod idmap;
 mod init;
