@@ -618,34 +618,31 @@ fn relative_cgroups_path_is_under_the_hierarchy_root() {
     assert!(!c.cgroup_dir("memory").exists());
 }
 
+/// `rt run FLAGS` of `c` from a shell that first runs `open` (redirections such as `3</dev/null`);
+/// the container lists which of fds 3 to 11 it has.
+fn run_listing_fds(c: &mut Container, open: &str, flags: &str) -> String {
+    c.sh("for fd in 3 4 5 6 7 8 9 10 11; do [ -e /proc/$$/fd/$fd ] && echo $fd; done; true");
+    c.write_config();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(format!(
+        "exec {open}; exec {} --root {} run {flags} --bundle {} {}",
+        rt_bin(),
+        state_root().display(),
+        c.bundle.display(),
+        c.id
+    ));
+    run_cmd(&mut cmd, &c.bundle).ok().stdout
+}
+
 #[test]
 fn preserved_fds_reach_the_process_and_no_others() {
     // --preserve-fds N passes fds 3..3+N to the process; rt's caller has 3 and 4 open.
     let mut c = Container::new("fds");
-    c.sh("for fd in 3 4 5; do [ -e /proc/$$/fd/$fd ] && echo $fd; done; true");
-    c.write_config();
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c").arg(format!(
-        "exec 3</dev/null 4</dev/null; exec {} --root {} run --preserve-fds 1 --bundle {} {}",
-        rt_bin(),
-        state_root().display(),
-        c.bundle.display(),
-        c.id
-    ));
-    let out = run_cmd(&mut cmd, &c.bundle).ok();
-    assert_eq!(out.stdout, "3\n", "{out:?}");
+    let open = "3</dev/null 4</dev/null";
+    assert_eq!(run_listing_fds(&mut c, open, "--preserve-fds 1"), "3\n");
     // Without --preserve-fds, the caller's extra fds (containerd's shim passes
     // a socket as fd 3) do not leak into the container.
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c").arg(format!(
-        "exec 3</dev/null 4</dev/null; exec {} --root {} run --bundle {} {}",
-        rt_bin(),
-        state_root().display(),
-        c.bundle.display(),
-        c.id
-    ));
-    let out = run_cmd(&mut cmd, &c.bundle).ok();
-    assert_eq!(out.stdout, "", "{out:?}");
+    assert_eq!(run_listing_fds(&mut c, open, ""), "");
 }
 
 #[test]
@@ -655,16 +652,6 @@ fn preserved_fds_with_a_hole_pass_only_the_callers() {
     // makes rt open its filter cache too.
     let mut c = Container::new("fdhole");
     c.config["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
-    c.sh("for fd in 3 4 5 6 7 8 9 10 11; do [ -e /proc/$$/fd/$fd ] && echo $fd; done; true");
-    c.write_config();
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c").arg(format!(
-        "exec 3</dev/null 9</dev/null; exec {} --root {} run --preserve-fds 7 --bundle {} {}",
-        rt_bin(),
-        state_root().display(),
-        c.bundle.display(),
-        c.id
-    ));
-    let out = run_cmd(&mut cmd, &c.bundle).ok();
-    assert_eq!(out.stdout, "3\n9\n", "{out:?}");
+    let open = "3</dev/null 9</dev/null";
+    assert_eq!(run_listing_fds(&mut c, open, "--preserve-fds 7"), "3\n9\n");
 }
