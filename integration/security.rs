@@ -612,8 +612,11 @@ fn compiled_filters_are_cached_and_entries_checked_whole() {
             .find(|p| fs::read(p).is_ok_and(|b| String::from_utf8_lossy(&b).contains(tag.as_str())))
     };
     // Runs a container with the profile; true if its filter came from the cache.
-    let run = |name: &str| -> bool {
+    let run = |name: &str, userns: bool| -> bool {
         let mut c = Container::new(name);
+        if userns {
+            c.user_namespace();
+        }
         seccomp(&mut c, profile.clone());
         c.sh("mkdir /x");
         c.write_config();
@@ -638,10 +641,18 @@ fn compiled_filters_are_cached_and_entries_checked_whole() {
             .unwrap()
             .contains("the compiled filter came from the cache")
     };
-    assert!(!run("sc-cache1"), "the first run compiles");
+    assert!(!run("sc-cache1", false), "the first run compiles");
     let path = entry().expect("a cache entry for the profile");
     let stored = fs::read(&path).unwrap();
-    assert!(run("sc-cache2"), "the second run loads the cached program");
+    assert!(
+        run("sc-cache2", false),
+        "the second run loads the cached program"
+    );
+    // The runtime reads the cache, so a container in a user namespace uses it too.
+    assert!(
+        run("sc-cache-userns", true),
+        "a user namespace container uses the cache"
+    );
     // An entry whose key differs in one byte is not used, and is replaced.
     let at = stored
         .windows(tag.len())
@@ -650,7 +661,10 @@ fn compiled_filters_are_cached_and_entries_checked_whole() {
     let mut changed = stored.clone();
     changed[at] = b'N';
     fs::write(&path, &changed).unwrap();
-    assert!(!run("sc-cache3"), "a key that differs must not be used");
+    assert!(
+        !run("sc-cache3", false),
+        "a key that differs must not be used"
+    );
     assert_eq!(fs::read(&path).unwrap(), stored);
     fs::remove_file(&path).unwrap();
 }

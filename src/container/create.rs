@@ -162,9 +162,7 @@ pub(super) fn create_parked(
             .open(locked.init_error_path())
             .sys(|| format!("create {}", locked.init_error_path().display()))?
             .into();
-        let seccomp_cache = super::exec::has_seccomp(&b.spec)
-            .then(|| crate::seccomp::open_cache(&ctx.root))
-            .flatten();
+        let seccomp = super::exec::compile_seccomp(&b.spec, &ctx.root)?;
         let init = InitOptions {
             id,
             spec: &b.spec,
@@ -178,7 +176,7 @@ pub(super) fn create_parked(
             state_lock: locked.lock_fd(),
             cgroups: p,
             rootless: ctx.rootless,
-            seccomp_cache: seccomp_cache.as_ref(),
+            seccomp: seccomp.as_ref(),
             hook_state: serde_json::to_value(super::public(
                 &state,
                 Status::Creating,

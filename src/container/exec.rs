@@ -98,7 +98,7 @@ pub fn exec(
         "exec {id}: {:?} in namespaces {namespaces:?}, cgroups {cgroups:?}",
         process.args()
     ));
-    let seccomp_cache = has_seccomp(&spec).then(|| crate::seccomp::open_cache(&ctx.root));
+    let seccomp = compile_seccomp(&spec, &ctx.root)?;
     let spawned = crate::process::exec::spawn(&ProcessOptions {
         init_pidfd: &pidfd,
         init_pid: state.pid,
@@ -108,7 +108,7 @@ pub fn exec(
         cgroups: &cgroups,
         console,
         preserve_fds: o.preserve_fds,
-        seccomp_cache: seccomp_cache.flatten().as_ref(),
+        seccomp: seccomp.as_ref(),
         state: serde_json::to_value(super::public(&state, status, String::new()))?,
     })?;
     let pid = spawned.pid;
@@ -209,7 +209,14 @@ fn send_pidfd(sock: &OwnedFd, pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// Whether the container's processes get a seccomp filter (then compiled filters are cached).
-pub(super) fn has_seccomp(spec: &Spec) -> bool {
-    spec.linux().as_ref().is_some_and(|l| l.seccomp().is_some())
+/// linux.seccomp's program, compiled here (the process only loads it) or taken from the cache
+/// of compiled filters under `root`.
+pub(super) fn compile_seccomp(
+    spec: &Spec,
+    root: &Path,
+) -> Result<Option<crate::seccomp::Compiled>> {
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    profile
+        .map(|s| crate::seccomp::Compiled::new(s, Some(root)))
+        .transpose()
 }

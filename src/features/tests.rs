@@ -28,7 +28,7 @@ fn merge(into: &mut Value, patch: Value) {
 fn seccomp(profile: Value) -> anyhow::Result<crate::seccomp::Filter> {
     let mut p = json!({"defaultAction": "SCMP_ACT_ALLOW"});
     merge(&mut p, profile);
-    crate::seccomp::Filter::compile(&serde_json::from_value(p).unwrap(), None, None)
+    crate::seccomp::Filter::new(&serde_json::from_value(p).unwrap(), None, None)
 }
 
 /// The enum of a definition in the copy of the spec's defs-linux.json.

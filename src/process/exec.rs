@@ -30,8 +30,8 @@ pub struct ExecOptions<'a> {
     pub cgroups: &'a [PathBuf],
     pub console: Console,
     pub preserve_fds: i32,
-    /// The directory of compiled seccomp filters (`seccomp::open_cache`).
-    pub seccomp_cache: Option<&'a OwnedFd>,
+    /// linux.seccomp's program, compiled (or taken from the cache) by the runtime.
+    pub seccomp: Option<&'a crate::seccomp::Compiled>,
     /// The container's OCI state, for a seccomp notify listener.
     pub state: serde_json::Value,
 }
@@ -281,8 +281,8 @@ fn setup(
         preserve_fds: o.preserve_fds,
         keep_fds: &[chan.raw_fd()],
         seccomp_listener,
-        seccomp_cache: o.seccomp_cache.map(AsFd::as_fd),
-        compiled: &|| Ok(()),
+        seccomp: o.seccomp,
+        before_load: &|| Ok(()),
     })?;
     // Safety: plain prctl. From here on the process outlives a detached `exec`, which may exit
     // as soon as it reads Ready: clear the death signal first.

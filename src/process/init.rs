@@ -217,8 +217,8 @@ fn setup(
             std::os::fd::AsRawFd::as_raw_fd(opts.error_file),
         ],
         seccomp_listener,
-        seccomp_cache: opts.seccomp_cache.map(std::os::fd::AsFd::as_fd),
-        compiled: &in_cgroup,
+        seccomp: opts.seccomp,
+        before_load: &in_cgroup,
     })?;
 
     // The switch to the process's user cleared the death signal: set it again until `create` has

@@ -51,8 +51,8 @@ pub struct InitOptions<'a> {
     pub cgroups: &'a Placement,
     /// Rootless mode: the id maps may need newuidmap/newgidmap.
     pub rootless: bool,
-    /// The directory of compiled seccomp filters (`seccomp::open_cache`).
-    pub seccomp_cache: Option<&'a OwnedFd>,
+    /// linux.seccomp's program, compiled (or taken from the cache) by the runtime.
+    pub seccomp: Option<&'a crate::seccomp::Compiled>,
 }
 
 pub enum Console {

@@ -7,7 +7,7 @@ use crate::{capabilities, seccomp};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Linux, Process};
 use std::ffi::CString;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::RawFd;
 
 pub struct Options<'a> {
     pub process: &'a Process,
@@ -18,11 +18,11 @@ pub struct Options<'a> {
     pub keep_fds: &'a [RawFd],
     /// The connection to linux.seccomp.listenerPath, made while host paths resolved.
     pub seccomp_listener: Option<seccomp::Listener>,
-    /// The directory of compiled seccomp filters, opened by the runtime.
-    pub seccomp_cache: Option<BorrowedFd<'a>>,
-    /// Called once the seccomp filter is compiled, before it is loaded and the user changes: the
-    /// init waits there for its cgroup (the compilation overlaps the parent's move).
-    pub compiled: &'a dyn Fn() -> Result<()>,
+    /// linux.seccomp's program, compiled by the runtime.
+    pub seccomp: Option<&'a seccomp::Compiled>,
+    /// Called before the seccomp filter is loaded and the user changes: the init waits there for
+    /// the cgroups the runtime moves it into, if any.
+    pub before_load: &'a dyn Fn() -> Result<()>,
 }
 
 /// The final step, prepared ahead so that a missing binary is reported before anything runs.
@@ -72,14 +72,14 @@ pub fn prepare(o: Options) -> Result<Exec> {
 
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     let filter = match o.linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(seccomp::Filter::compile(
+        Some(s) => Some(seccomp::Filter::new(
             s,
+            o.seccomp.cloned(),
             o.seccomp_listener,
-            o.seccomp_cache,
         )?),
         None => None,
     };
-    (o.compiled)()?;
+    (o.before_load)()?;
     // Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held; a notify
     // fd goes to linux.seccomp.listenerPath right after either load.
     let mut late_filter = None;

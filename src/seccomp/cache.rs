@@ -7,8 +7,9 @@
 //! program depends on: the profile as parsed, the seccomp(2) flags, libseccomp's version and API
 //! level (which follows the kernel), the architecture, and the source of rt's profile code.
 //!
-//! The directory is opened by the runtime and used by the process through that descriptor (it
-//! compiles after pivot_root). Any failure to read or write the cache only costs a compilation.
+//! Only the runtime reads and writes it, before the clone ([`super::Compiled`]): the container's
+//! processes get the program in memory, never a descriptor of a host directory. Any failure to
+//! read or write the cache only costs a compilation.
 
 use super::load::Program;
 use oci_spec::runtime::LinuxSeccomp;

@@ -11,6 +11,7 @@ use std::io::{Read, Seek};
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// A BPF program ready for seccomp(SECCOMP_SET_MODE_FILTER) and its flags.
+#[derive(Clone)]
 pub(super) struct Program {
     filter: Vec<libc::sock_filter>,
     pub(super) flags: libc::c_ulong,

@@ -1,9 +1,11 @@
-//! linux.seccomp: the profile compiled with libseccomp before the init parks (so a bad profile
-//! fails `create`), installed with seccomp(2) as late as the capability rules allow, and, for
-//! SCMP_ACT_NOTIFY, the notify fd handed to linux.seccomp.listenerPath right after the load.
+//! linux.seccomp: the profile compiled with libseccomp by the runtime before the clone (so a bad
+//! profile fails `create`; a profile compiled before comes from the cache), installed with
+//! seccomp(2) by the process as late as the capability rules allow, and, for SCMP_ACT_NOTIFY, the
+//! notify fd handed to linux.seccomp.listenerPath right after the load.
 //!
 //! - `profile`: actions, errnos, architectures, rules and argument conditions → libseccomp.
 //! - `load`: flags, the exported BPF and its installation.
+//! - `cache`: compiled programs kept under the state root.
 //! - `notify`: the listener connection and the container process state.
 //!
 //! With process.noNewPrivileges false the filter is loaded before the capabilities are dropped
@@ -17,13 +19,13 @@ mod load;
 mod notify;
 mod profile;
 
-pub use cache::open_dir as open_cache;
 pub use notify::{connect_listener, Conn as Listener};
 
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxSeccomp;
 use std::cell::Cell;
-use std::os::fd::BorrowedFd;
+use std::os::fd::AsFd;
+use std::path::Path;
 
 /// What `rt features` reports, each list from the table that the profile code uses (spec names).
 pub mod known {
@@ -57,6 +59,39 @@ pub mod known {
     }
 }
 
+/// A profile's BPF program, compiled by the runtime before the clone (or taken from the cache of
+/// compiled filters) and handed to the process, which only loads it.
+#[derive(Clone)]
+pub struct Compiled(load::Program);
+
+impl Compiled {
+    /// `root`: the state root, which holds the cache of compiled filters; None compiles.
+    pub fn new(s: &LinuxSeccomp, root: Option<&Path>) -> Result<Compiled> {
+        if s.listener_metadata().is_some() && s.listener_path().is_none() {
+            bail!("linux.seccomp.listenerMetadata: set without listenerPath");
+        }
+        let flags = load::flags(s, profile::uses_notify(s));
+        let cache = match (&flags, root) {
+            (Ok(f), Some(root)) => cache::Key::new(s, *f).zip(cache::open_dir(root)),
+            _ => None,
+        };
+        let cached = match (&cache, &flags) {
+            (Some((key, dir)), Ok(f)) => cache::load(dir.as_fd(), key, *f),
+            _ => None,
+        };
+        if let Some(p) = cached {
+            crate::logging::debug("seccomp: the compiled filter came from the cache");
+            return Ok(Compiled(p));
+        }
+        let ctx = profile::build(s)?;
+        let p = load::Program::export(&ctx, flags?)?;
+        if let Some((key, dir)) = &cache {
+            cache::store(dir.as_fd(), key, &p);
+        }
+        Ok(Compiled(p))
+    }
+}
+
 pub struct Filter {
     program: load::Program,
     /// The listener connection for a filter with NOTIFY rules, until the handoff.
@@ -64,40 +99,18 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// `listener`: what [`connect_listener`] returned for this profile. `cache`: the directory
-    /// of compiled filters ([`open_cache`]), if any.
-    pub fn compile(
+    /// The filter for profile `s`: its program as `compiled` by the runtime (compiled here when
+    /// None); `listener`: what [`connect_listener`] returned for this profile.
+    pub fn new(
         s: &LinuxSeccomp,
+        compiled: Option<Compiled>,
         listener: Option<Listener>,
-        cache: Option<BorrowedFd>,
     ) -> Result<Filter> {
-        if s.listener_metadata().is_some() && s.listener_path().is_none() {
-            bail!("linux.seccomp.listenerMetadata: set without listenerPath");
-        }
+        let program = match compiled {
+            Some(c) => c.0,
+            None => Compiled::new(s, None)?.0,
+        };
         let notify = profile::uses_notify(s);
-        let flags = load::flags(s, notify);
-        let key = match (&flags, cache) {
-            (Ok(f), Some(_)) => cache::Key::new(s, *f),
-            _ => None,
-        };
-        let cached = match (&key, cache, &flags) {
-            (Some(k), Some(dir), Ok(f)) => cache::load(dir, k, *f),
-            _ => None,
-        };
-        let program = match cached {
-            Some(p) => {
-                crate::logging::debug("seccomp: the compiled filter came from the cache");
-                p
-            }
-            None => {
-                let ctx = profile::build(s)?;
-                let p = load::Program::export(&ctx, flags?)?;
-                if let (Some(k), Some(dir)) = (&key, cache) {
-                    cache::store(dir, k, &p);
-                }
-                p
-            }
-        };
         let conn = if notify {
             if s.listener_path().is_none() {
                 bail!("linux.seccomp.listenerPath: required when SCMP_ACT_NOTIFY is used");
@@ -161,15 +174,13 @@ mod tests {
     fn err(j: &str) -> String {
         format!(
             "{:#}",
-            Filter::compile(&parse(j), None, None)
-                .err()
-                .expect("an error")
+            Filter::new(&parse(j), None, None).err().expect("an error")
         )
     }
 
     #[test]
     fn compiles_a_profile_with_conditions_and_unknown_names() {
-        Filter::compile(&parse(
+        Filter::new(&parse(
             r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],
                 "flags":["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW","SECCOMP_FILTER_FLAG_TSYNC"],
                 "syscalls":[{"names":["mkdir","no_such_syscall_rt"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
