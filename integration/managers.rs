@@ -15,6 +15,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "localhost/rt-busybox:test";
+/// podman runs rt with its default root, where rt keeps the seccomp filters it compiled for
+/// podman's default profile: removed after the tests unless it was there before them.
+const SECCOMP_CACHE: &str = "/run/rt/.rt-cache:seccomp";
+static SECCOMP_CACHE_BEFORE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// False when the caller asked to skip; panics when a manager is missing.
 fn wanted(tool: &str) -> bool {
@@ -198,6 +202,7 @@ struct Podman {
 
 impl Podman {
     fn new(test: &str) -> Self {
+        SECCOMP_CACHE_BEFORE.get_or_init(|| Path::new(SECCOMP_CACHE).exists());
         let name = format!("podman-{test}-{}", std::process::id());
         let dir = test_dir(&name);
         let d = dir.display();
@@ -282,6 +287,10 @@ impl Drop for Podman {
         let _ = self.podman(&["rm", "-af", "-t", "0"]);
         cleanup_dir(&self.dir);
         common::remove_test_cgroup(&self.name);
+        // Every podman test removes it: the last to end leaves none.
+        if SECCOMP_CACHE_BEFORE.get() == Some(&false) {
+            let _ = fs::remove_dir_all(SECCOMP_CACHE);
+        }
     }
 }
 

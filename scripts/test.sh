@@ -84,6 +84,12 @@ check_leaks() {
         echo "test: leaked container state: $(ls -A -I '.rt-cache:seccomp' "$state")" >&2
         leaks=1
     fi
+    # podman's tests use rt's default root.
+    new=$(comm -13 <(printf '%s\n' "$run_rt_before") <(ls -A /run/rt 2>/dev/null))
+    if [[ -n $new ]]; then
+        printf 'test: left in /run/rt: %s\n' $new >&2
+        leaks=1
+    fi
     # The rootless tests' users (rtrl<pid>x<n>) and their directories under /tmp.
     local u
     for u in $(cut -d: -f1 /etc/passwd | grep '^rtrl[0-9]*x[0-9]*$'); do
@@ -117,6 +123,7 @@ restore_subtree_control() {
 
 mount_points() { cut -d' ' -f5 /proc/self/mountinfo | sort; }
 mounts_before=$(mount_points)
+run_rt_before=$(ls -A /run/rt 2>/dev/null || true)
 
 say "cargo test -- --test-threads=4 $*"
 status=0
