@@ -162,7 +162,7 @@ pub(super) fn create_parked(
             .open(locked.init_error_path())
             .sys(|| format!("create {}", locked.init_error_path().display()))?
             .into();
-        let seccomp = super::exec::compile_seccomp(&b.spec, &ctx.root)?;
+        let seccomp = crate::seccomp::Compiled::for_spec(&b.spec, &ctx.root)?;
         let init = InitOptions {
             id,
             spec: &b.spec,

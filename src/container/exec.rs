@@ -98,7 +98,7 @@ pub fn exec(
         "exec {id}: {:?} in namespaces {namespaces:?}, cgroups {cgroups:?}",
         process.args()
     ));
-    let seccomp = compile_seccomp(&spec, &ctx.root)?;
+    let seccomp = crate::seccomp::Compiled::for_spec(&spec, &ctx.root)?;
     let spawned = crate::process::exec::spawn(&ProcessOptions {
         init_pidfd: &pidfd,
         init_pid: state.pid,
@@ -207,16 +207,4 @@ fn send_pidfd(sock: &OwnedFd, pid: i32) -> Result<()> {
     )
     .sys(|| "send the pidfd to the pidfd socket")?;
     Ok(())
-}
-
-/// linux.seccomp's program, compiled here (the process only loads it) or taken from the cache
-/// of compiled filters under `root`.
-pub(super) fn compile_seccomp(
-    spec: &Spec,
-    root: &Path,
-) -> Result<Option<crate::seccomp::Compiled>> {
-    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    profile
-        .map(|s| crate::seccomp::Compiled::new(s, Some(root)))
-        .transpose()
 }

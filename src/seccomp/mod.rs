@@ -65,6 +65,12 @@ pub mod known {
 pub struct Compiled(load::Program);
 
 impl Compiled {
+    /// The program of `spec`'s linux.seccomp, if any, with the cache under the state `root`.
+    pub fn for_spec(spec: &oci_spec::runtime::Spec, root: &Path) -> Result<Option<Compiled>> {
+        let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+        profile.map(|s| Compiled::new(s, Some(root))).transpose()
+    }
+
     /// `root`: the state root, which holds the cache of compiled filters; None compiles.
     pub fn new(s: &LinuxSeccomp, root: Option<&Path>) -> Result<Compiled> {
         if s.listener_metadata().is_some() && s.listener_path().is_none() {
