@@ -305,7 +305,9 @@ fn hooks_run_in_the_namespaces_the_spec_names() {
     // resolved, and its cwd is still rt's own host directory, reachable from its root.
     let rt_cwd = std::env::current_dir().unwrap();
     assert_eq!(read(&out, "createContainer.cwd"), rt_cwd.to_str().unwrap());
-    // startContainer: inside the container, where /proc/1 is the container's init.
+    // startContainer: inside the container, where /proc/1 is the container's init. The init
+    // is not dumpable until it execs (as runc's), so the hook, a process of the container
+    // without CAP_SYS_PTRACE, cannot open its namespace files.
     for (i, k) in ["mnt", "pid", "net"].iter().enumerate() {
         let want = [&cmnt, &cpid, &cnet][i];
         assert_eq!(
@@ -314,9 +316,9 @@ fn hooks_run_in_the_namespaces_the_spec_names() {
             "startContainer {k}"
         );
         assert_eq!(
-            &read(&out, &format!("startContainer.target.{k}")),
-            want,
-            "startContainer pid 1 {k}"
+            read(&out, &format!("startContainer.target.{k}")),
+            "",
+            "startContainer read pid 1's {k} namespace"
         );
     }
     // After pivot_root, the container's cwd ("/" by `rt spec`) is the hook's.

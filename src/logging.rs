@@ -4,6 +4,8 @@
 use crate::timestamp;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -19,6 +21,8 @@ struct Logger {
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
+/// Set in a container's init once it stops logging (see [`detach`]).
+static DETACHED: AtomicBool = AtomicBool::new(false);
 
 pub fn init(path: Option<&str>, format: Format, debug: bool) -> anyhow::Result<()> {
     let file = match path {
@@ -56,6 +60,9 @@ fn line(format: Format, level: &str, msg: &str) -> String {
 }
 
 fn emit(level: &str, msg: &str) {
+    if DETACHED.load(Ordering::Relaxed) {
+        return;
+    }
     let Some(l) = LOGGER.get() else {
         // Not eprintln!: a closed stderr must not make us panic.
         let _ = writeln!(std::io::stderr(), "{level}: {msg}");
@@ -69,6 +76,23 @@ fn emit(level: &str, msg: &str) {
         None => {
             let _ = std::io::stderr().write_all(text.as_bytes());
         }
+    }
+}
+
+/// The log file's descriptor, which a container's init keeps while it is set up.
+pub fn file_fd() -> Option<RawFd> {
+    LOGGER.get()?.file.as_ref().map(|f| f.as_raw_fd())
+}
+
+/// In a container's init about to wait in the container: stop logging and close the log file
+/// (a host file: nothing the container could reach may hold it). Its later failures reach
+/// `start` through the init's error file instead.
+pub fn detach() {
+    DETACHED.store(true, Ordering::Relaxed);
+    if let Some(fd) = file_fd() {
+        // Safety: the logger never writes again (DETACHED), and its File is a static that is
+        // never dropped, so the number is not closed twice.
+        unsafe { libc::close(fd) };
     }
 }
 
@@ -89,6 +113,9 @@ pub fn warn(msg: &str) {
 /// The final error of a command: logged (so that the log file's last `error` line names it, which
 /// containerd shows to its user) and always printed plainly on stderr, as runc does.
 pub fn fatal(msg: &str) {
+    if DETACHED.load(Ordering::Relaxed) {
+        return;
+    }
     if let Some(l) = LOGGER.get() {
         if l.file.is_some() {
             emit("error", msg);

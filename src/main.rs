@@ -11,8 +11,10 @@ mod features;
 mod hooks;
 mod logging;
 mod lsm;
+mod mountapi;
 mod namespaces;
 mod process;
+mod procfs;
 mod rootfs;
 mod rootless;
 mod seccomp;
@@ -33,6 +35,14 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // Before anything else: a command whose process enters a container runs from an image the
+    // container cannot write (CVE-2019-5736; see process::sealed_exe).
+    if cli.enters_container() {
+        if let Err(e) = process::sealed_exe::ensure() {
+            logging::fatal(&format!("{e:#}"));
+            std::process::exit(1);
+        }
+    }
     // First, before rt opens anything (the log file included).
     process::fds::record_inherited(cli.passed_fds());
     let format = if cli.log_format == "json" {

@@ -20,11 +20,18 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::sync::OnceLock;
 
-static WANTED: OnceLock<Option<OsString>> = OnceLock::new();
+/// `RT_TEST_PAUSE` and `RT_TEST_PAUSE_FILE`, read once: a container's init scrubs the
+/// environment it inherited (see process::title) and must still find them.
+static WANTED: OnceLock<(Option<OsString>, Option<OsString>)> = OnceLock::new();
 
 /// Stop here forever if `RT_TEST_PAUSE` names this point.
 pub fn pause_point(name: &'static str) {
-    let wanted = WANTED.get_or_init(|| std::env::var_os("RT_TEST_PAUSE"));
+    let (wanted, file) = WANTED.get_or_init(|| {
+        (
+            std::env::var_os("RT_TEST_PAUSE"),
+            std::env::var_os("RT_TEST_PAUSE_FILE"),
+        )
+    });
     if wanted.as_deref() != Some(name.as_ref()) {
         return;
     }
@@ -34,7 +41,7 @@ pub fn pause_point(name: &'static str) {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| std::process::id().to_string());
     let line = format!("{name} {pid}\n");
-    match std::env::var_os("RT_TEST_PAUSE_FILE") {
+    match file.clone() {
         Some(path) => {
             // Written whole then renamed, so that a reader never sees half a line.
             let tmp = {

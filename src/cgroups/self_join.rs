@@ -51,6 +51,13 @@ impl SelfJoin {
         SelfJoin { files }
     }
 
+    /// The open `tasks` files, which the new process must keep until it joins.
+    pub fn fds(&self) -> impl Iterator<Item = std::os::fd::RawFd> + '_ {
+        self.files
+            .iter()
+            .map(|(_, f)| std::os::fd::AsRawFd::as_raw_fd(f))
+    }
+
     /// Whether the process joins `dir` by itself.
     pub fn covers(&self, dir: &Path) -> bool {
         self.files.iter().any(|(d, _)| d == dir)

@@ -106,6 +106,20 @@ impl Command {
     }
 }
 
+impl Cli {
+    /// Whether this command puts a process of rt's into a container: `exec` always; `create`
+    /// and `run` (the parked init is a copy of rt) when run as root. A rootless container has
+    /// a user namespace of its own, whose processes can never open a non-dumpable init's
+    /// /proc files (see process::sealed_exe).
+    pub fn enters_container(&self) -> bool {
+        match &self.command {
+            Some(Command::Exec(_)) => true,
+            Some(Command::Create(_) | Command::Run(_)) => nix::unistd::geteuid().is_root(),
+            _ => false,
+        }
+    }
+}
+
 pub fn version_text() -> String {
     format!(
         "rt version {}\ncommit: {}\nspec: {}\n",

@@ -38,8 +38,6 @@ pub fn exec(
         // As `run`: a signal while the process is set up is kept for it, not the end of rt.
         super::foreground::catch_signals();
     }
-    // The container's processes will see ours before it execs.
-    crate::process::sealed_exe::ensure()?;
     let locked = open_existing(ctx, id)?;
     let (state, status) = load(&locked, id)?;
     match status {

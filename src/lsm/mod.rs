@@ -1,8 +1,7 @@
 //! Linux security modules: process.apparmorProfile and process.selinuxLabel, applied to the next
 //! exec. Asking for one on a host without that LSM is an error, as runc's config validation has it.
 
-use crate::errno::SysContext;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 pub fn apparmor_enabled() -> bool {
@@ -29,22 +28,28 @@ pub fn check(apparmor: Option<&str>, selinux: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// In the init, after pivot: label the exec that follows.
-pub fn apply(apparmor: Option<&str>, selinux: Option<&str>) -> Result<()> {
+/// In the init, after pivot: label the exec that follows. Written through `proc`: a path
+/// under the container's /proc could be a bind mount of another file (CVE-2025-52881), and a
+/// label written elsewhere would leave the process unconfined.
+pub fn apply(
+    proc: &crate::procfs::ProcFs,
+    apparmor: Option<&str>,
+    selinux: Option<&str>,
+) -> Result<()> {
     if let Some(p) = apparmor.filter(|p| !p.is_empty()) {
-        let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
-            "/proc/self/attr/apparmor/exec"
+        let attr = if proc.exists("thread-self/attr/apparmor/exec") {
+            "thread-self/attr/apparmor/exec"
         } else {
-            "/proc/self/attr/exec"
+            "thread-self/attr/exec"
         };
-        std::fs::write(attr, format!("exec {p}"))
-            .sys(|| format!("apply AppArmor profile {p:?} ({attr})"))?;
+        proc.write(attr, format!("exec {p}").as_bytes())
+            .with_context(|| format!("apply AppArmor profile {p:?}"))?;
     }
     if let Some(l) = selinux.filter(|l| !l.is_empty()) {
-        std::fs::write("/proc/self/attr/keycreate", l)
-            .sys(|| format!("set SELinux keycreate label {l:?}"))?;
-        std::fs::write("/proc/self/attr/exec", l)
-            .sys(|| format!("set SELinux exec label {l:?}"))?;
+        proc.write("thread-self/attr/keycreate", l.as_bytes())
+            .with_context(|| format!("set SELinux keycreate label {l:?}"))?;
+        proc.write("thread-self/attr/exec", l.as_bytes())
+            .with_context(|| format!("set SELinux exec label {l:?}"))?;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::namespaces::CLONE_NEWTIME;
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{Linux, Process};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 pub struct ExecOptions<'a> {
@@ -86,6 +86,9 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         None if two_step => None,
         None => v2_dir(o.cgroups),
     };
+    // Born not dumpable: the container's processes may not reach our /proc files (exe, fd,
+    // mem) nor ptrace us before we exec, not even for an instant after the clone.
+    super::init::set_dumpable(false);
     let mut forked = clone::clone(0, v2.as_ref().map(|(_, f)| f.as_raw_fd()));
     let mut in_v2_cgroup = v2.is_some();
     if forked.is_err() && in_v2_cgroup {
@@ -173,13 +176,19 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
         libc::prctl(libc::PR_SET_DUMPABLE, 0);
     };
     guard();
-    let mut listener = None;
+    // Only what the process needs goes into the container with it.
+    if let Err(e) = super::fds::close_others(o.preserve_fds, &needed_fds(o, root, &chan, &cgroups))
+    {
+        let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
+        unsafe { libc::_exit(1) }
+    }
+    let mut joined = None;
     if two_step {
         match join_and_fork(o, &chan) {
-            Ok(Some(l)) => {
+            Ok(Some(j)) => {
                 // The forked process, the runtime's child (CLONE_PARENT): its own death signal.
                 guard();
-                listener = Some(l);
+                joined = Some(j);
             }
             Ok(None) => unsafe { libc::_exit(0) },
             Err(e) => {
@@ -188,7 +197,7 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
             }
         }
     }
-    match setup(o, root, &chan, listener, cgroups) {
+    match setup(o, root, &chan, joined, cgroups) {
         Ok(exec) => {
             crate::signal::reset_all();
             let err = exec.exec();
@@ -207,16 +216,15 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
 /// The first step of a two-step exec: join every namespace, then fork the process, born in the
 /// PID namespace, as a sibling (the runtime's child). `Some` in the process, `None` in the first
 /// child once it has sent the pid.
-fn join_and_fork(
-    o: &ExecOptions,
-    chan: &Channel,
-) -> Result<Option<Option<crate::seccomp::Listener>>> {
-    // listenerPath is a host path: connect before entering the container's mount namespace.
+fn join_and_fork(o: &ExecOptions, chan: &Channel) -> Result<Option<Joined>> {
+    // listenerPath is a host path: connect before entering the container's mount namespace,
+    // and take the procfs handle from here too (see procfs).
     let listener =
         crate::seccomp::connect_listener(o.linux.and_then(|l| l.seccomp().as_ref()), &o.state)?;
+    let proc = crate::procfs::ProcFs::private()?;
     setns(o.init_pidfd, o.namespaces, "namespaces")?;
     match clone::clone(libc::CLONE_PARENT as u64, None)? {
-        clone::Forked::Child => Ok(Some(listener)),
+        clone::Forked::Child => Ok(Some(Joined { listener, proc })),
         clone::Forked::Parent(pid) => {
             chan.send(&FromInit::Forked(pid), None)?;
             Ok(None)
@@ -224,11 +232,29 @@ fn join_and_fork(
     }
 }
 
+/// What the first step of a two-step exec hands the process it forks.
+struct Joined {
+    listener: Option<crate::seccomp::Listener>,
+    proc: crate::procfs::ProcFs,
+}
+
+/// What the process uses of the runtime's descriptors: the channel, the container's root and
+/// init, the cgroup files it joins by itself, a console socket, the log.
+fn needed_fds(o: &ExecOptions, root: &OwnedFd, chan: &Channel, cgroups: &SelfJoin) -> Vec<RawFd> {
+    let mut keep = vec![chan.raw_fd(), root.as_raw_fd(), o.init_pidfd.as_raw_fd()];
+    keep.extend(cgroups.fds());
+    if let Console::Socket(s) = &o.console {
+        keep.push(s.as_raw_fd());
+    }
+    keep.extend(crate::logging::file_fd());
+    keep
+}
+
 fn setup(
     o: &ExecOptions,
     root: &OwnedFd,
     chan: &Channel,
-    joined: Option<Option<crate::seccomp::Listener>>,
+    joined: Option<Joined>,
     cgroups: SelfJoin,
 ) -> Result<Exec> {
     match chan.recv::<ToInit>()? {
@@ -238,21 +264,24 @@ fn setup(
     }
     // After Go: the runtime has set execCPUAffinity.initial, which comes before the move.
     cgroups.join()?;
-    let seccomp_listener = match joined {
-        Some(listener) => listener,
-        // listenerPath is a host path: connect before entering the container's mount namespace.
+    let (seccomp_listener, proc) = match joined {
+        Some(j) => (j.listener, j.proc),
+        // listenerPath is a host path: connect before entering the container's mount namespace,
+        // and take the procfs handle from here too (see procfs): a private procfs of the
+        // container's PID namespace, which we were born in.
         None => {
             let l = crate::seccomp::connect_listener(
                 o.linux.and_then(|l| l.seccomp().as_ref()),
                 &o.state,
             )?;
+            let proc = crate::procfs::ProcFs::private()?;
             let rest = o.namespaces
                 - CloneFlags::CLONE_NEWPID
                 - CloneFlags::from_bits_retain(CLONE_NEWTIME);
             if !rest.is_empty() {
                 setns(o.init_pidfd, rest, "namespaces")?;
             }
-            l
+            (l, proc)
         }
     };
     if let Some(fin) = affinity(o.process, false) {
@@ -264,8 +293,8 @@ fn setup(
     nix::unistd::chdir("/").sys(|| "chdir /")?;
     nix::unistd::setsid().sys(|| "setsid")?;
     if let Some(adj) = o.process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .sys(|| format!("set process.oomScoreAdj {adj}"))?;
+        proc.write("self/oom_score_adj", adj.to_string().as_bytes())
+            .with_context(|| format!("set process.oomScoreAdj {adj}"))?;
     }
     if o.process.terminal().unwrap_or(false) {
         let master = crate::tty::setup_console(o.process.console_size().as_ref(), false)?;
@@ -283,7 +312,9 @@ fn setup(
         seccomp_listener,
         seccomp: o.seccomp,
         before_load: &|| Ok(()),
+        proc: &proc,
     })?;
+    drop(proc);
     // Safety: plain prctl. From here on the process outlives a detached `exec`, which may exit
     // as soon as it reads Ready: clear the death signal first.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };

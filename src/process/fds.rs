@@ -45,3 +45,53 @@ pub fn close_all_but(preserve: i32, internal: &[RawFd]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Close every descriptor from 3 up but `keep` and the caller's preserved ones, now: a process
+/// that waits in the container (the parked init) must hold nothing of the runtime's (its cgroup
+/// and state directories, its log, a manager's socket), since whatever it holds a process that
+/// can reach its /proc files can use.
+pub fn close_others(preserve: i32, keep: &[RawFd]) -> Result<()> {
+    let inherited = INHERITED.get().map(Vec::as_slice).unwrap_or_default();
+    let first_free = 3 + preserve.max(0);
+    let mut kept: Vec<RawFd> = keep
+        .iter()
+        .copied()
+        .chain(inherited.iter().copied().filter(|&fd| fd < first_free))
+        .filter(|&fd| fd >= 3)
+        .collect();
+    kept.sort_unstable();
+    kept.dedup();
+    let mut from: u32 = 3;
+    for fd in kept.iter().map(|&fd| fd as u32).chain([u32::MAX]) {
+        if fd > from {
+            close_range(from, fd - 1)?;
+        }
+        from = fd.saturating_add(1);
+    }
+    Ok(())
+}
+
+fn close_range(first: u32, last: u32) -> Result<()> {
+    // Safety: closes descriptors only; none of those in the range is in use by live objects
+    // of this process (the caller keeps what it uses).
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::ENOSYS) {
+        return Err(e).context("close_range");
+    }
+    // Before Linux 5.9: the open ones, as /proc lists them.
+    let open: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .context("list /proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in open {
+        if fd as u32 >= first && fd as u32 <= last {
+            // Safety: as above.
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
+}

@@ -11,9 +11,10 @@ fn render(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
+/// Written through a procfs handle (see procfs), as every write rt makes under /proc.
 fn write_map(pid: i32, file: &str, maps: &[LinuxIdMapping]) -> Result<()> {
-    let path = format!("/proc/{pid}/{file}");
-    std::fs::write(&path, render(maps)).with_context(|| format!("write {path}"))
+    let proc = crate::procfs::ProcFs::host()?;
+    proc.write(&format!("{pid}/{file}"), render(maps).as_bytes())
 }
 
 fn write_maps(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<()> {
@@ -104,8 +105,7 @@ pub fn write(pid: i32, spec: &Spec, rootless: bool) -> Result<()> {
         run_helper("newuidmap", pid, uids, "linux.uidMappings")?;
     }
     if only_own_id(gids, nix::unistd::getegid().as_raw()) {
-        let path = format!("/proc/{pid}/setgroups");
-        std::fs::write(&path, "deny").with_context(|| format!("write \"deny\" to {path}"))?;
+        crate::procfs::ProcFs::host()?.write(&format!("{pid}/setgroups"), b"deny")?;
         write_map(pid, "gid_map", gids)?;
     } else {
         run_helper("newgidmap", pid, gids, "linux.gidMappings")?;

@@ -9,7 +9,7 @@ use crate::namespaces::Plan;
 use crate::{rootfs, tty};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// Never returns: execs the user's process or exits.
 pub fn run(
@@ -19,6 +19,22 @@ pub fn run(
     mount_userns: &[Option<OwnedFd>],
     cgroups: crate::cgroups::SelfJoin,
 ) -> ! {
+    // A panic must end this process, never unwind into the runtime's frames it was cloned from.
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_init(opts, plan, chan, mount_userns, cgroups)
+    }))
+    .unwrap_or(1);
+    // Safety: end the child without running the parent's atexit handlers.
+    unsafe { libc::_exit(code) }
+}
+
+fn run_init(
+    opts: &InitOptions,
+    plan: &Plan,
+    chan: Channel,
+    mount_userns: &[Option<OwnedFd>],
+    cgroups: crate::cgroups::SelfJoin,
+) -> i32 {
     // Die with the parent while the setup is going on. Had it died before this, the channel
     // is closed already and the first recv ends the setup.
     die_with_parent();
@@ -26,11 +42,25 @@ pub fn run(
     // should account for.
     if let Err(e) = cgroups.join() {
         last_words(opts, &chan, &format!("{e:#}"));
-        // Safety: end the child without running the parent's atexit handlers.
-        unsafe { libc::_exit(1) }
+        return 1;
     }
     // Safety: closing our copy of a descriptor nothing else in this process uses.
     unsafe { libc::close(opts.state_lock) };
+    // Nothing of the runtime's caller may reach the container: descriptors the init does not
+    // need (the cgroup directory it was cloned into, a manager's sockets...), the caller's
+    // command line and environment.
+    if let Err(e) =
+        super::fds::close_others(opts.preserve_fds, &needed_fds(opts, &chan, mount_userns))
+    {
+        last_words(opts, &chan, &format!("{e:#}"));
+        return 1;
+    }
+    super::title::scrub();
+    // The runtime made us non-dumpable before the clone. A rootless runtime writes our id maps
+    // through newuidmap, which wants our /proc files to be the caller's: until then only.
+    if opts.rootless && plan.new.contains(CloneFlags::CLONE_NEWUSER) {
+        set_dumpable(true);
+    }
     // `run` forwards signals through a handler that the clone copied: the init (the rt code
     // up to exec) must die of them as any process would.
     crate::container::foreground::reset_in_child();
@@ -43,14 +73,29 @@ pub fn run(
                 &mut std::io::stderr(),
                 format!("rt: {msg}\n").as_bytes(),
             );
-            // Safety: end the child without running the parent's atexit handlers.
-            unsafe { libc::_exit(127) }
+            127
         }
         Err(e) => {
             last_words(opts, &chan, &format!("{e:#}"));
-            unsafe { libc::_exit(1) }
+            1
         }
     }
+}
+
+/// What the init uses of what it was cloned with.
+fn needed_fds(opts: &InitOptions, chan: &Channel, mount_userns: &[Option<OwnedFd>]) -> Vec<RawFd> {
+    let mut keep = vec![
+        chan.raw_fd(),
+        opts.fifo.as_raw_fd(),
+        opts.error_file.as_raw_fd(),
+    ];
+    if let Console::Socket(s) = &opts.console {
+        keep.push(s.as_raw_fd());
+    }
+    keep.extend(mount_userns.iter().flatten().map(|f| f.as_raw_fd()));
+    // Until it parks (logging::detach).
+    keep.extend(crate::logging::file_fd());
+    keep
 }
 
 /// Report a failure to `create` (over the channel) and to a later `start` (in the error file).
@@ -75,6 +120,8 @@ fn setup(
         Some((m, _)) => bail!("init channel: unexpected {m:?}"),
         None => bail!("runtime exited during setup"),
     }
+    // The id maps are written: not dumpable again until exec (see run_init).
+    set_dumpable(false);
     crate::testpoint::pause_point("create:init-setup");
     // The parent puts us in the cgroups we could not join ourselves meanwhile (on v1 that
     // takes an RCU grace period). Only hooks and the last steps (seccomp load, user switch,
@@ -109,8 +156,10 @@ fn setup(
     }
     // Session leader, so that a terminal can become our controlling one.
     nix::unistd::setsid().context("setsid")?;
+    // Every write through /proc from here on goes through a procfs of our own (see procfs).
+    let proc = crate::procfs::ProcFs::private()?;
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+        proc.write("self/oom_score_adj", adj.to_string().as_bytes())
             .with_context(|| format!("set process.oomScoreAdj {adj}"))?;
     }
 
@@ -168,6 +217,7 @@ fn setup(
     rootfs::setup(
         spec,
         opts.rootfs,
+        &proc,
         &rootfs::Options {
             no_pivot: opts.no_pivot,
             in_userns,
@@ -219,7 +269,9 @@ fn setup(
         seccomp_listener,
         seccomp: opts.seccomp,
         before_load: &in_cgroup,
+        proc: &proc,
     })?;
+    drop(proc);
 
     // The switch to the process's user cleared the death signal: set it again until `create` has
     // recorded the container (a parent dead in between makes the send below fail).
@@ -233,6 +285,9 @@ fn setup(
     // Safety: plain prctl. From here on the init outlives `create`, which exits once it reads
     // Parked. The container is recorded, so a lost Parked is harmless: `delete` finds us.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    // Waiting in the container: the log file (a host file) is closed; later failures go to
+    // the error file, which `start` reports.
+    crate::logging::detach();
     let _ = chan.send(&FromInit::Parked, None);
     if !super::fifo::wait(opts.fifo) {
         unsafe { libc::_exit(1) }
@@ -242,6 +297,13 @@ fn setup(
     }
     crate::signal::reset_all();
     Ok(exec)
+}
+
+/// PR_SET_DUMPABLE: a process that is not dumpable has /proc files only the host's root can
+/// open (exe, fd, environ, mem, root), and cannot be ptraced by the container's processes.
+pub(super) fn set_dumpable(on: bool) {
+    // Safety: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong) };
 }
 
 fn die_with_parent() {

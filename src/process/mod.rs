@@ -13,6 +13,7 @@ mod prepare;
 mod rlimits;
 mod sched;
 pub mod sealed_exe;
+mod title;
 mod user;
 
 use crate::cgroups::Placement;
@@ -146,8 +147,9 @@ pub fn spawn(
         ));
         nix::sched::unshare(CloneFlags::from_bits_retain(CLONE_NEWTIME))
             .context("create time namespace")?;
-        std::fs::write("/proc/self/timens_offsets", offsets)
-            .context("write linux.timeOffsets to /proc/self/timens_offsets")?;
+        crate::procfs::ProcFs::host()?
+            .write("self/timens_offsets", offsets.as_bytes())
+            .context("write linux.timeOffsets")?;
         clone_flags -= CloneFlags::from_bits_retain(CLONE_NEWTIME);
     }
     // On cgroup v2 the init is born inside its cgroup: it never runs unconfined.
@@ -157,6 +159,10 @@ pub fn spawn(
             .ok()
     });
     let self_join = crate::cgroups::SelfJoin::open(placement);
+    // The init is born not dumpable (and stays so until it execs the user's program): the
+    // container's processes, or a neighbour sharing its PID namespace, may not open its /proc
+    // files (exe, fd, environ, mem) nor ptrace it, not even for an instant after the clone.
+    init::set_dumpable(false);
     let mut forked = clone::clone(
         clone_flags.bits() as u64,
         cgroup_dir.as_ref().map(|f| f.as_raw_fd()),

@@ -23,6 +23,8 @@ pub struct Options<'a> {
     /// Called before the seccomp filter is loaded and the user changes: the init waits there for
     /// the cgroups the runtime moves it into, if any.
     pub before_load: &'a dyn Fn() -> Result<()>,
+    /// Where the LSM labels and /proc/self/setgroups are (see procfs).
+    pub proc: &'a crate::procfs::ProcFs,
 }
 
 /// The final step, prepared ahead so that a missing binary is reported before anything runs.
@@ -62,6 +64,7 @@ pub fn prepare(o: Options) -> Result<Exec> {
         sched::set_io_priority(p)?;
     }
     crate::lsm::apply(
+        o.proc,
         process.apparmor_profile().as_deref(),
         process.selinux_label().as_deref(),
     )?;
@@ -80,6 +83,12 @@ pub fn prepare(o: Options) -> Result<Exec> {
         None => None,
     };
     (o.before_load)()?;
+    // Every descriptor but stdio, the preserved ones and ours is close-on-exec from here: done
+    // before the filter, which may not allow close_range or fcntl (the listener connection
+    // lives until the filter's handoff).
+    let mut keep = o.keep_fds.to_vec();
+    keep.extend(filter.as_ref().and_then(seccomp::Filter::keep_fd));
+    fds::close_all_but(o.preserve_fds, &keep)?;
     // Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held; a notify
     // fd goes to linux.seccomp.listenerPath right after either load.
     let mut late_filter = None;
@@ -93,7 +102,7 @@ pub fn prepare(o: Options) -> Result<Exec> {
 
     capabilities::drop_bounding(process.capabilities().as_ref())?;
     user::chown_stdio(process.user().uid())?;
-    user::switch(process.user())?;
+    user::switch(o.proc, process.user())?;
     capabilities::apply(process.capabilities().as_ref())?;
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user::home_dir(process.user().uid())));
@@ -120,10 +129,6 @@ pub fn prepare(o: Options) -> Result<Exec> {
             return Err(std::io::Error::last_os_error()).context("set no_new_privs");
         }
     }
-    // The seccomp listener connection lives until the late load's handoff.
-    let mut keep = o.keep_fds.to_vec();
-    keep.extend(late_filter.as_ref().and_then(seccomp::Filter::keep_fd));
-    fds::close_all_but(o.preserve_fds, &keep)?;
 
     Ok(Exec {
         path: cstring(&path, "executable")?,

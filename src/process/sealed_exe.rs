@@ -1,17 +1,20 @@
-//! CVE-2019-5736: a process that joins a container where other processes already run (`exec`, or
-//! a container sharing another's PID namespace) is visible to them while it is still the runtime;
-//! if its final exec is redirected to `/proc/self/exe` (a `#!/proc/self/exe` script, a symlink),
-//! they can reopen the runtime's binary through `/proc/<pid>/exe` and overwrite it on the host.
+//! CVE-2019-5736: a process of the runtime's inside a container (the parked init of `create`,
+//! a copy of rt until it execs the user's program; `exec`'s process before its exec) is visible
+//! to the container's processes. Non-dumpable (see process::init) keeps out those without
+//! CAP_SYS_PTRACE in the host's user namespace; one that has it (a container without a user
+//! namespace of its own, or `exec --cap CAP_SYS_PTRACE`) could still open /proc/<pid>/exe, hold
+//! it, and write the runtime's binary on the host once that process has exec'd.
 //!
-//! Defence: such commands re-execute the runtime through a binary that cannot be written:
+//! Defence: such commands run from a binary that cannot be written, re-executing first thing:
 //! - nothing to do when it already sits on a read-only mount (or is a sealed memfd);
 //! - else through a detached, read-only bind mount of itself (open_tree + mount_setattr): no
-//!   copy and nothing visible in any mount table, so it costs one exec from the page cache;
-//! - else (no new mount API) from a sealed memfd copy, as runc and crun do, which also costs a
-//!   copy of the binary.
+//!   copy and nothing visible in any mount table, so it costs one exec from the page cache
+//!   (about 0.25 ms, done before anything is parsed);
+//! - else (no new mount API, or no privilege for it) from a sealed memfd copy, as runc and crun
+//!   do, which also costs a copy of the binary.
 
 use crate::errno::SysContext;
-use crate::rootfs::mountapi;
+use crate::mountapi;
 use anyhow::{Context, Result};
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};

@@ -12,7 +12,7 @@ pub fn become_namespace_root() {
 
 /// Switch to the configured user, keeping the permitted capabilities across the uid change so that
 /// the capability sets can be applied afterwards.
-pub fn switch(user: &User) -> Result<()> {
+pub fn switch(proc: &crate::procfs::ProcFs, user: &User) -> Result<()> {
     // Safety: plain prctl.
     if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
         return Err(std::io::Error::last_os_error()).context("prctl PR_SET_KEEPCAPS");
@@ -27,8 +27,8 @@ pub fn switch(user: &User) -> Result<()> {
         Ok(()) => {}
         // A rootless container mapping only the caller's gid: setgroups(2) is off for good
         // (CVE-2014-8989), and the process keeps the groups the namespace was made with.
-        Err(nix::errno::Errno::EPERM) if gids.is_empty() && setgroups_denied() => {}
-        Err(nix::errno::Errno::EPERM) if setgroups_denied() => bail!(
+        Err(nix::errno::Errno::EPERM) if gids.is_empty() && setgroups_denied(proc) => {}
+        Err(nix::errno::Errno::EPERM) if setgroups_denied(proc) => bail!(
             "process.user.additionalGids: supplementary groups cannot be set in this user namespace (setgroups is denied for a rootless container that maps only the caller's gid; map more gids through /etc/subgid)"
         ),
         Err(e) => return Err(e).context(groups_shown(user)),
@@ -50,8 +50,9 @@ pub fn switch(user: &User) -> Result<()> {
 }
 
 /// True in a user namespace whose setgroups(2) was denied before its gid map was written.
-fn setgroups_denied() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+fn setgroups_denied(proc: &crate::procfs::ProcFs) -> bool {
+    proc.read_to_string("self/setgroups")
+        .is_ok_and(|s| s.trim() == "deny")
 }
 
 /// process.user.additionalGids for an error: a long list would drown it, its size says enough.

@@ -1,65 +1,67 @@
 //! A `cgroup` mount inside the container. On a v2-only host: cgroup2 itself. With v1 hierarchies
 //! (pure v1 or hybrid): a tmpfs holding, per hierarchy, a bind mount of the container's own cgroup,
-//! plus the usual `cpu -> cpu,cpuacct` links, as runc lays it out.
+//! plus the usual `cpu -> cpu,cpuacct` links, as runc lays it out. Everything is made through
+//! the descriptors of the mounts rt makes, never through a path looked up again.
 
 use super::options::Parsed;
-use super::paths::{Root, Target};
+use super::paths::Target;
 use super::Options;
 use crate::errno::SysContext;
-use anyhow::Result;
+use crate::mountapi;
+use anyhow::{Context, Result};
+use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
+use nix::sys::stat::Mode;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-const NONE: Option<&str> = None;
-
-pub fn mount(root: &Root, dest: &Path, target: &Target, p: &Parsed, opts: &Options) -> Result<()> {
+pub fn mount(dest: &Path, target: &Target, p: &Parsed, opts: &Options) -> Result<()> {
     let shown = dest.display().to_string();
     let flags = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let cg = &opts.cgroups;
     let pure_v2 = cg.hierarchies.len() == 1 && cg.hierarchies[0].v2;
     if pure_v2 {
-        match nix::mount::mount(
-            Some("cgroup2"),
-            target.proc_path().as_str(),
-            Some("cgroup2"),
-            flags,
-            NONE,
-        ) {
-            Ok(()) => return Ok(()),
-            Err(nix::errno::Errno::EPERM) | Err(nix::errno::Errno::EBUSY) => {}
-            Err(e) => return Err(e).sys(|| format!("mount cgroup2 on {shown:?}")),
+        match mountapi::new_fs("cgroup2", Some("cgroup2"), &[], flags.bits()) {
+            Ok(fs) => {
+                return mountapi::attach(&fs, target.fd.as_raw_fd())
+                    .with_context(|| format!("mount cgroup2 on {shown:?}"))
+            }
+            // Not allowed here (a user namespace without a cgroup namespace): bind our own.
+            Err(e) if matches!(e.errno, nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY) => {}
+            Err(e) => return Err(e).with_context(|| format!("mount cgroup2 on {shown:?}")),
         }
         let leaf = cg
             .paths
             .first()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        return bind_ro(&leaf, target, flags, &shown);
+        return bind_leaf(&leaf, target.fd.as_raw_fd(), flags, opts, &shown);
     }
-    nix::mount::mount(
+    let tmpfs = mountapi::new_fs(
+        "tmpfs",
         Some("tmpfs"),
-        target.proc_path().as_str(),
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=755"),
+        &["mode=755".to_string()],
+        (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC).bits(),
     )
-    .sys(|| format!("mount tmpfs for cgroups on {shown:?}"))?;
+    .with_context(|| format!("mount tmpfs for cgroups on {shown:?}"))?;
+    mountapi::attach(&tmpfs, target.fd.as_raw_fd())
+        .with_context(|| format!("mount tmpfs for cgroups on {shown:?}"))?;
     for (h, leaf) in cg.hierarchies.iter().zip(&cg.paths) {
         let Some(name) = h.mount.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let sub = dest.join(name);
-        let t = root.mkdir_all(&sub)?;
-        bind_ro(
+        let sub = format!("{shown}/{name}");
+        let dir = subdir(&tmpfs, name).with_context(|| format!("make {sub:?}"))?;
+        bind_leaf(
             &leaf.display().to_string(),
-            &t,
+            dir.as_raw_fd(),
             flags,
-            &sub.display().to_string(),
+            opts,
+            &sub,
         )?;
         if name.contains(',') {
-            let dir = root.resolve(dest).sys(|| format!("open {shown:?}"))?;
             for part in name.split(',') {
-                match nix::unistd::symlinkat(name, &dir.fd, part) {
+                match nix::unistd::symlinkat(name, &tmpfs, part) {
                     Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
                     Err(e) => {
                         return Err(e).sys(|| format!("symlink {part} -> {name} in {shown:?}"))
@@ -69,45 +71,40 @@ pub fn mount(root: &Root, dest: &Path, target: &Target, p: &Parsed, opts: &Optio
         }
     }
     if flags.contains(MsFlags::MS_RDONLY) {
-        let top = root.resolve(dest).sys(|| format!("open {shown:?}"))?;
-        nix::mount::mount(
-            NONE,
-            top.proc_path().as_str(),
-            NONE,
-            MsFlags::MS_REMOUNT
-                | MsFlags::MS_RDONLY
-                | MsFlags::MS_NOSUID
-                | MsFlags::MS_NODEV
-                | MsFlags::MS_NOEXEC,
-            Some("mode=755"),
-        )
-        .sys(|| format!("remount {shown:?} read-only"))?;
+        let attr = mountapi::MountAttr {
+            attr_set: mountapi::MOUNT_ATTR_RDONLY,
+            ..Default::default()
+        };
+        mountapi::setattr(tmpfs.as_raw_fd(), &attr, false)
+            .with_context(|| format!("make {shown:?} read-only"))?;
     }
     Ok(())
 }
 
-fn bind_ro(src: &str, target: &Target, flags: MsFlags, shown: &str) -> Result<()> {
-    nix::mount::mount(
-        Some(src),
-        target.proc_path().as_str(),
-        NONE,
-        MsFlags::MS_BIND,
-        NONE,
+/// A directory made in our own tmpfs, opened without following anything.
+fn subdir(tmpfs: &OwnedFd, name: &str) -> Result<OwnedFd> {
+    nix::sys::stat::mkdirat(tmpfs, name, Mode::from_bits_truncate(0o755)).sys(|| "mkdir")?;
+    nix::fcntl::openat(
+        tmpfs,
+        name,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
     )
-    .sys(|| format!("bind mount cgroup {src:?} on {shown:?}"))?;
-    let extra = flags;
-    if !extra.is_empty() {
-        // The bind above is now on top of `target`'s directory; /proc/self/fd/N still names
-        // the directory below, so remount through a fresh resolution of the same path.
-        let path = std::fs::read_link(target.proc_path()).sys(|| "readlink of a cgroup mount")?;
-        nix::mount::mount(
-            NONE,
-            &path,
-            NONE,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
-            NONE,
-        )
-        .sys(|| format!("remount cgroup {shown:?}"))?;
+    .sys(|| "open")
+}
+
+/// The container's cgroup directory `src` (a host path), bind-mounted onto `target` with the
+/// cgroup mount's flags.
+fn bind_leaf(src: &str, target: RawFd, flags: MsFlags, opts: &Options, shown: &str) -> Result<()> {
+    let tree = mountapi::clone_tree(src, false)
+        .with_context(|| format!("bind mount cgroup {src:?} on {shown:?}"))?;
+    if !flags.is_empty() {
+        let keep = match opts.in_userns {
+            true => mountapi::current_attrs(&tree)? & !mountapi::MOUNT_ATTR_RDONLY,
+            false => 0,
+        };
+        mountapi::setattr(tree.as_raw_fd(), &mountapi::replacing(flags, keep), false)
+            .with_context(|| format!("set the options of cgroup {shown:?}"))?;
     }
-    Ok(())
+    mountapi::attach(&tree, target).with_context(|| format!("bind mount cgroup on {shown:?}"))
 }

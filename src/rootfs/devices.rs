@@ -3,10 +3,10 @@
 
 use super::paths::Root;
 use crate::errno::SysContext;
-use anyhow::{bail, Result};
-use nix::mount::{mount, MsFlags};
+use anyhow::{bail, Context, Result};
 use nix::sys::stat::{Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 struct Node {
@@ -87,14 +87,10 @@ fn make(root: &Root, n: &Node, in_userns: bool) -> Result<()> {
     if in_userns {
         let target = root.create_file(&n.path, 0o000)?;
         let host = n.path.display().to_string();
-        return mount(
-            Some(host.as_str()),
-            target.proc_path().as_str(),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .sys(|| format!("bind mount device {host:?} from the host"));
+        let tree = crate::mountapi::clone_tree(&host, false)
+            .with_context(|| format!("bind mount device {host:?} from the host"))?;
+        return crate::mountapi::attach(&tree, target.fd.as_raw_fd())
+            .with_context(|| format!("bind mount device {host:?} from the host"));
     }
     let parent = n.path.parent().unwrap_or(Path::new("/dev"));
     let dir = root.mkdir_all(parent)?;

@@ -5,7 +5,6 @@
 mod cgroupfs;
 mod devices;
 mod masked;
-pub mod mountapi;
 mod mounts;
 mod options;
 mod paths;
@@ -15,7 +14,7 @@ pub mod sysctl;
 pub use options::known as known_mount_options;
 
 use crate::errno::SysContext;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
 use std::path::Path;
@@ -39,6 +38,7 @@ const NONE: Option<&str> = None;
 pub fn setup(
     spec: &Spec,
     rootfs: &Path,
+    proc: &crate::procfs::ProcFs,
     opts: &Options,
     before_pivot: &mut dyn FnMut() -> Result<()>,
     after_pivot: &mut dyn FnMut() -> Result<()>,
@@ -101,13 +101,14 @@ pub fn setup(
         pivot::pivot_into(rootfs)?;
     }
     after_pivot()?;
+    let root = masked::open_root()?;
     if let Some(l) = linux {
         // Before readonlyPaths makes /proc/sys read-only, as runc does.
         if let Some(s) = l.sysctl() {
-            sysctl::apply(s)?;
+            sysctl::apply(proc, s)?;
         }
-        masked::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
-        masked::make_readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
+        masked::mask(&root, l.masked_paths().as_deref().unwrap_or(&[]))?;
+        masked::make_readonly(&root, l.readonly_paths().as_deref().unwrap_or(&[]))?;
     }
     if spec
         .root()
@@ -115,7 +116,7 @@ pub fn setup(
         .and_then(|r| r.readonly())
         .unwrap_or(false)
     {
-        mounts::remount_readonly(Path::new("/"))?;
+        masked::read_only(&root, false).context("make the root read-only (root.readonly)")?;
     }
     // Last: masked and read-only paths are bind mounts, which an unbindable mode would forbid.
     if let Some(p) = propagation {

@@ -1,18 +1,15 @@
 //! One entry of config.json's `mounts`, mounted inside the rootfs through a resolved descriptor.
 
-use super::mountapi::{self, MountAttr};
 use super::options::{self, Parsed};
 use super::paths::{Root, Target};
 use super::Options;
 use crate::errno::SysContext;
+use crate::mountapi::{self, MountAttr};
 use anyhow::{bail, Context, Result};
-use nix::mount::{mount, MsFlags};
-use nix::sys::statvfs::FsFlags;
+use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
-
-const NONE: Option<&str> = None;
 
 /// `userns`: the user namespace of an idmapped mount (`idmap`/`ridmap`).
 pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) -> Result<()> {
@@ -28,7 +25,7 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) 
     check_proc(dest, typ, parsed.is_bind(), source.as_deref())?;
     if typ == "cgroup" || typ == "cgroup2" {
         let target = root.mkdir_all(dest)?;
-        return super::cgroupfs::mount(root, dest, &target, &parsed, opts);
+        return super::cgroupfs::mount(dest, &target, &parsed, opts);
     }
     if parsed.is_bind() {
         let src = source.clone().unwrap_or_default();
@@ -41,7 +38,7 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) 
         };
         // Again on the resolved path: a symlink in the image may lead into /proc.
         check_proc(&root.inside(&target)?, typ, true, source.as_deref())?;
-        bind(root, &src, dest, &target, &parsed, opts, userns)
+        bind(&src, dest, &target, &parsed, opts, userns)
     } else {
         if parsed.idmap.is_some() {
             bail!("mount on {shown:?}: idmap and ridmap apply to bind mounts only");
@@ -49,39 +46,50 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) 
         let target = root.mkdir_all(dest)?;
         check_proc(&root.inside(&target)?, typ, false, source.as_deref())?;
         let src = source.clone().unwrap_or_else(|| typ.to_string());
-        let flags = parsed.flags & !MsFlags::MS_REMOUNT;
-        let mut data = parsed.data_string();
+        let mut data = parsed.data.clone();
         // SELinux labels what the container mounts fresh (tmpfs, mqueue, ...) with mountLabel.
         if let Some(label) = &opts.mount_label {
             if !matches!(typ, "proc" | "sysfs") {
-                let ctx = format!("context=\"{label}\"");
-                data = Some(match data {
-                    Some(d) => format!("{d},{ctx}"),
-                    None => ctx,
-                });
+                data.push(format!("context={label}"));
             }
         }
-        let result = mount(
-            Some(src.as_str()),
-            target.proc_path().as_str(),
-            Some(typ),
-            flags,
-            data.as_deref(),
-        );
-        match result {
-            Ok(()) => {}
+        let flags = parsed.flags & !MsFlags::MS_REMOUNT;
+        let fs = match mountapi::new_fs(typ, Some(&src), &data, flags.bits()) {
+            Ok(fs) => fs,
             // sysfs cannot be mounted without a private network namespace in a user namespace:
             // bind the host's instead, as runc does.
-            Err(nix::errno::Errno::EPERM) if typ == "sysfs" && opts.in_userns => {
+            Err(e) if e.errno == nix::errno::Errno::EPERM && typ == "sysfs" && opts.in_userns => {
                 let mut p = parsed.clone();
                 p.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
                 p.data.clear();
-                return bind(root, "/sys", dest, &target, &p, opts, None);
+                return bind("/sys", dest, &target, &p, opts, None);
             }
-            Err(e) => return Err(e).sys(|| format!("mount {src:?} on {shown:?}")),
-        }
-        finish(root, dest, &parsed)
+            Err(e) => return Err(e).with_context(|| format!("mount {src:?} on {shown:?}")),
+        };
+        place(fs, dest, &target, &parsed)
     }
+}
+
+/// Attach a detached mount onto `target`, with the recursive attributes and propagation the
+/// options ask for, set on the mount itself (never on a path looked up again).
+fn place(tree: OwnedFd, dest: &Path, target: &Target, p: &Parsed) -> Result<()> {
+    let shown = dest.display().to_string();
+    if p.attr_set != 0 || p.attr_clr != 0 {
+        let attr = MountAttr {
+            attr_set: p.attr_set,
+            attr_clr: p.attr_clr,
+            ..Default::default()
+        };
+        mountapi::setattr(tree.as_raw_fd(), &attr, true)
+            .with_context(|| format!("set recursive mount options on {shown:?}"))?;
+    }
+    mountapi::attach(&tree, target.fd.as_raw_fd())
+        .with_context(|| format!("mount on {shown:?}"))?;
+    for f in &p.propagation {
+        mountapi::set_propagation(tree.as_raw_fd(), *f)
+            .with_context(|| format!("set propagation of {shown:?}"))?;
+    }
+    Ok(())
 }
 
 /// Files under /proc that may be bind-mounted over (lxcfs and the like).
@@ -138,8 +146,9 @@ fn check_proc(dest: &Path, typ: &str, bind: bool, source: Option<&str>) -> Resul
     )
 }
 
+/// A bind mount of `src` (a host path), made detached: idmapped if asked, given its flags (which
+/// replace the source's, as a remount would) while nothing else can reach it, then attached.
 fn bind(
-    root: &Root,
     src: &str,
     dest: &Path,
     target: &Target,
@@ -148,110 +157,31 @@ fn bind(
     userns: Option<RawFd>,
 ) -> Result<()> {
     let shown = dest.display().to_string();
-    let rec = p.flags & MsFlags::MS_REC;
-    match p.idmap {
-        Some(recursive) => {
-            let Some(ns) = userns else {
-                bail!("mount on {shown:?}: idmap needs uidMappings and gidMappings, on the mount or for the container's user namespace");
-            };
-            let tree = mountapi::clone_tree(src, !rec.is_empty())
-                .with_context(|| format!("idmapped mount of {src:?} on {shown:?}"))?;
-            let attr = MountAttr {
-                attr_set: mountapi::MOUNT_ATTR_IDMAP,
-                userns_fd: ns as u64,
-                ..Default::default()
-            };
-            mountapi::setattr(tree.as_raw_fd(), &attr, recursive)
-                .with_context(|| format!("idmap {src:?} for {shown:?}"))?;
-            mountapi::attach(&tree, target.fd.as_raw_fd())
-                .with_context(|| format!("attach idmapped {src:?} on {shown:?}"))?;
-        }
-        None => mount(
-            Some(src),
-            target.proc_path().as_str(),
-            NONE,
-            MsFlags::MS_BIND | rec,
-            NONE,
-        )
-        .sys(|| format!("bind mount {src:?} on {shown:?}"))?,
-    }
-    // Flags other than bind need a remount of the new mount, reached by resolving again.
-    let extra = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    if !extra.is_empty() {
-        let top = root
-            .resolve(dest)
-            .sys(|| format!("open {shown:?} after mounting"))?;
-        let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra;
-        if opts.in_userns {
-            flags |= locked_flags(&top)?;
-        }
-        mount(NONE, top.proc_path().as_str(), NONE, flags, NONE)
-            .sys(|| format!("remount {shown:?} with its options"))?;
-    }
-    finish(root, dest, p)
-}
-
-/// Recursive attributes and propagation, on the mount now at `dest`.
-fn finish(root: &Root, dest: &Path, p: &Parsed) -> Result<()> {
-    if p.propagation.is_empty() && p.attr_set == 0 && p.attr_clr == 0 {
-        return Ok(());
-    }
-    let shown = dest.display().to_string();
-    let top = root
-        .resolve(dest)
-        .sys(|| format!("open {shown:?} after mounting"))?;
-    if p.attr_set != 0 || p.attr_clr != 0 {
+    let rec = p.flags.contains(MsFlags::MS_REC);
+    let tree = mountapi::clone_tree(src, rec)
+        .with_context(|| format!("bind mount {src:?} on {shown:?}"))?;
+    if let Some(recursive) = p.idmap {
+        let Some(ns) = userns else {
+            bail!("mount on {shown:?}: idmap needs uidMappings and gidMappings, on the mount or for the container's user namespace");
+        };
         let attr = MountAttr {
-            attr_set: p.attr_set,
-            attr_clr: p.attr_clr,
+            attr_set: mountapi::MOUNT_ATTR_IDMAP,
+            userns_fd: ns as u64,
             ..Default::default()
         };
-        mountapi::setattr(top.fd.as_raw_fd(), &attr, true)
-            .with_context(|| format!("set recursive mount options on {shown:?}"))?;
+        mountapi::setattr(tree.as_raw_fd(), &attr, recursive)
+            .with_context(|| format!("idmap {src:?} for {shown:?}"))?;
     }
-    for f in &p.propagation {
-        mount(NONE, top.proc_path().as_str(), NONE, *f, NONE)
-            .sys(|| format!("set propagation of {shown:?}"))?;
+    // Flags other than bind replace the new mount's own (its top only, as mount(2)'s remount).
+    let extra = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() {
+        // A user namespace may not clear what the kernel locked: keep what the mount has.
+        let keep = match opts.in_userns {
+            true => mountapi::current_attrs(&tree)? & !mountapi::MOUNT_ATTR_RDONLY,
+            false => 0,
+        };
+        mountapi::setattr(tree.as_raw_fd(), &mountapi::replacing(extra, keep), false)
+            .with_context(|| format!("set the options of {shown:?}"))?;
     }
-    Ok(())
-}
-
-/// Flags a user namespace may not clear on a remount (the kernel locks them).
-fn locked_flags(t: &Target) -> Result<MsFlags> {
-    let st = nix::sys::statvfs::fstatvfs(&t.fd).sys(|| "statvfs of a mount")?;
-    let f = st.flags();
-    let mut out = MsFlags::empty();
-    for (s, m) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if f.contains(s) {
-            out |= m;
-        }
-    }
-    Ok(out)
-}
-
-/// Remount an existing mount point read-only, keeping its other flags.
-pub fn remount_readonly(p: &Path) -> Result<()> {
-    let shown = p.display().to_string();
-    let st = nix::sys::statvfs::statvfs(p).sys(|| format!("statvfs {shown:?}"))?;
-    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-    for (s, m) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if st.flags().contains(s) {
-            flags |= m;
-        }
-    }
-    mount(NONE, p, NONE, flags, NONE).sys(|| format!("remount {shown:?} read-only"))
+    place(tree, dest, target, p)
 }

@@ -1,7 +1,7 @@
 //! Mount options as config.json spells them, turned into mount(2) flags, propagation changes and
 //! filesystem data, the way runc reads them.
 
-use super::mountapi::*;
+use crate::mountapi::*;
 use anyhow::{bail, Result};
 use nix::mount::MsFlags;
 
@@ -22,10 +22,6 @@ pub struct Parsed {
 impl Parsed {
     pub fn is_bind(&self) -> bool {
         self.flags.contains(MsFlags::MS_BIND)
-    }
-
-    pub fn data_string(&self) -> Option<String> {
-        (!self.data.is_empty()).then(|| self.data.join(","))
     }
 }
 
@@ -190,7 +186,7 @@ mod tests {
             MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID
         );
         assert_eq!(p.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
-        assert_eq!(p.data_string().as_deref(), Some("size=64k,mode=755"));
+        assert_eq!(p.data, opts(&["size=64k", "mode=755"]));
         assert!(p.is_bind());
     }
 

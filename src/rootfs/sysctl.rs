@@ -1,8 +1,7 @@
 //! linux.sysctl: only namespaced sysctls, and only when the container has the namespace that
 //! makes them its own (runc's rules); written under the container's /proc/sys.
 
-use crate::errno::SysContext;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 
 /// The namespace a sysctl belongs to, if it is namespaced at all.
@@ -53,13 +52,14 @@ pub fn validate(sysctls: &HashMap<String, String>, has: impl Fn(&str) -> bool) -
     Ok(())
 }
 
-pub fn apply(sysctls: &HashMap<String, String>) -> Result<()> {
+/// Write them through `proc`, a procfs the container's mounts cannot redirect (see procfs).
+pub fn apply(proc: &crate::procfs::ProcFs, sysctls: &HashMap<String, String>) -> Result<()> {
     let mut keys: Vec<&String> = sysctls.keys().collect();
     keys.sort();
     for key in keys {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, &sysctls[key])
-            .sys(|| format!("set sysctl {key:?} (write {path})"))?;
+        let path = format!("sys/{}", key.replace('.', "/"));
+        proc.write(&path, sysctls[key].as_bytes())
+            .with_context(|| format!("set sysctl {key:?}"))?;
     }
     Ok(())
 }

@@ -7,15 +7,13 @@ mod proxy;
 pub use proxy::{HostConsole, Proxy};
 
 use crate::errno::SysContext;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
-use nix::mount::{mount, MsFlags};
-use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::pty::{grantpt, posix_openpt, unlockpt};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::Box as ConsoleSize;
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
 /// runc's checkTerminal: `--console-socket` is for a process that gets a terminal and that we do
 /// not wait for (`create`, `run -d`, `exec -d`), and such a process cannot do without one.
@@ -31,12 +29,20 @@ pub fn check_console_socket(detach: bool, terminal: bool, socket: bool) -> Resul
 
 /// In the container, after pivot: returns the master; the slave is now stdio and controlling tty.
 /// `dev_console` (the init, not `exec`) also bind-mounts the slave on /dev/console.
+///
+/// CVE-2025-52565: /dev may be a volume another container writes to, so no path is trusted
+/// twice: the master is checked to be a pty multiplexer, the slave is opened from the master
+/// (TIOCGPTPEER, not by its /dev/pts name) and checked to be a pty, and /dev/console gets a bind
+/// of that very descriptor.
 pub fn setup_console(size: Option<&ConsoleSize>, dev_console: bool) -> Result<OwnedFd> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .sys(|| "open /dev/ptmx")?;
+    let st = nix::sys::stat::fstat(&master).sys(|| "stat /dev/ptmx")?;
+    if !is_char(&st, |major, minor| major == 5 && minor == 2) {
+        bail!("/dev/ptmx in the container is not the pty multiplexer (char 5:2)");
+    }
     grantpt(&master).sys(|| "grantpt")?;
     unlockpt(&master).sys(|| "unlockpt")?;
-    let slave_path = ptsname_r(&master).sys(|| "ptsname")?;
     // As runc: a size with a zero in it leaves the kernel's 0x0.
     if let Some(s) = size.filter(|s| s.height() != 0 && s.width() != 0) {
         let ws = libc::winsize {
@@ -50,15 +56,10 @@ pub fn setup_console(size: Option<&ConsoleSize>, dev_console: bool) -> Result<Ow
             return Err(std::io::Error::last_os_error()).sys(|| "set process.consoleSize");
         }
     }
+    let slave = open_peer(&master)?;
     if dev_console {
-        mount_console(&slave_path)?;
+        mount_console(&slave)?;
     }
-    let slave = nix::fcntl::open(
-        slave_path.as_str(),
-        OFlag::O_RDWR | OFlag::O_NOCTTY,
-        nix::sys::stat::Mode::empty(),
-    )
-    .sys(|| format!("open {slave_path}"))?;
     // Safety: TIOCSCTTY on the slave of a session leader.
     if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
         return Err(std::io::Error::last_os_error())
@@ -75,29 +76,90 @@ pub fn setup_console(size: Option<&ConsoleSize>, dev_console: bool) -> Result<Ow
     Ok(unsafe { OwnedFd::from_raw_fd(master.into_raw_fd()) })
 }
 
-/// runc's mountConsole: /dev/console (made, mode 0666, if missing) shows the container's terminal.
-fn mount_console(slave: &str) -> Result<()> {
-    // create_new: an existing node is never opened (it could be a real console device).
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open("/dev/console")
-    {
-        Ok(f) => f
-            .set_permissions(std::fs::Permissions::from_mode(0o666))
-            .sys(|| "chmod /dev/console")?,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).sys(|| "create /dev/console"),
+fn is_char(st: &libc::stat, dev: impl Fn(u64, u64) -> bool) -> bool {
+    (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
+        && dev(
+            nix::sys::stat::major(st.st_rdev),
+            nix::sys::stat::minor(st.st_rdev),
+        )
+}
+
+/// The slave of `master`, opened through the master itself.
+fn open_peer(master: &nix::pty::PtyMaster) -> Result<OwnedFd> {
+    const TIOCGPTPEER: libc::c_ulong = 0x5441;
+    // Safety: TIOCGPTPEER returns a new descriptor or -1.
+    let fd = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            TIOCGPTPEER as _,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).sys(|| "open the pty slave (TIOCGPTPEER)");
     }
-    mount(
-        Some(slave),
-        "/dev/console",
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
+    // Safety: the kernel just gave us this descriptor.
+    let slave = unsafe { OwnedFd::from_raw_fd(fd) };
+    let st = nix::sys::stat::fstat(&slave).sys(|| "stat the pty slave")?;
+    // UNIX98 pty slaves: majors 136 to 143.
+    if !is_char(&st, |major, _| (136..=143).contains(&major)) {
+        bail!("the pty slave is not a pty");
+    }
+    Ok(slave)
+}
+
+/// runc's mountConsole: /dev/console (made, mode 0666, if missing) shows the container's
+/// terminal. It is resolved inside the root without following symlinks and must be a file or a
+/// character device: whatever else a neighbour may have put there makes the create fail.
+fn mount_console(slave: &OwnedFd) -> Result<()> {
+    use nix::fcntl::{OpenHow, ResolveFlag};
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
     )
-    .sys(|| format!("bind mount {slave} on /dev/console"))
+    .sys(|| "open the container's root")?;
+    let resolve = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_SYMLINKS;
+    let existing = nix::fcntl::openat2(
+        &root,
+        "dev/console",
+        OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+            .resolve(resolve),
+    );
+    let target = match existing {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => {
+            let fd = nix::fcntl::openat2(
+                &root,
+                "dev/console",
+                OpenHow::new()
+                    .flags(
+                        OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_WRONLY
+                            | OFlag::O_NOCTTY
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC,
+                    )
+                    .mode(nix::sys::stat::Mode::from_bits_truncate(0o666))
+                    .resolve(resolve),
+            )
+            .sys(|| "create /dev/console")?;
+            nix::sys::stat::fchmod(&fd, nix::sys::stat::Mode::from_bits_truncate(0o666))
+                .sys(|| "chmod /dev/console")?;
+            fd
+        }
+        Err(e) => return Err(e).sys(|| "open /dev/console"),
+    };
+    let st = nix::sys::stat::fstat(&target).sys(|| "stat /dev/console")?;
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+        bail!("/dev/console in the container is neither a file nor a device: refusing to mount the terminal over it");
+    }
+    let tree = crate::mountapi::clone_fd(slave.as_raw_fd(), false)
+        .context("bind mount the pty on /dev/console")?;
+    crate::mountapi::attach(&tree, target.as_raw_fd()).context("bind mount the pty on /dev/console")
 }
 
 /// Send the master to a manager's console socket, as runc does (the fd with its name, /dev/ptmx).
