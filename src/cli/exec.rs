@@ -88,10 +88,40 @@ fn exec(ctx: &Context, a: Args) -> Result<i32> {
         ignore_paused: a.ignore_paused,
         sub_cgroups: a.cgroup.clone(),
     };
-    container::exec(ctx, &a.id, &opts, |base| match &a.process {
-        Some(path) => from_file(&a, path),
+    // The process file is read first, before the container's lock is taken and before
+    // signals are kept for the process: a file that never ends (a fifo nobody writes) must not
+    // hold the container, nor keep SIGTERM from ending us.
+    let from_process_file = a
+        .process
+        .as_deref()
+        .map(|path| from_file(&a, path))
+        .transpose()?;
+    container::exec(ctx, &a.id, &opts, |base| match from_process_file {
+        Some(p) => Ok(p),
         None => from_flags(&a, base),
     })
+}
+
+/// A process file: a regular file only (a fifo or a device could block or never end).
+fn read_process_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = path.display();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .with_context(|| format!("open process file {shown}"))?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("stat process file {shown}"))?;
+    if !meta.is_file() {
+        bail!("process file {shown}: not a regular file");
+    }
+    let mut raw = Vec::new();
+    f.read_to_end(&mut raw)
+        .with_context(|| format!("read process file {shown}"))?;
+    Ok(raw)
 }
 
 /// `--process FILE`: the whole process, as managers pass it. The flags that describe the
@@ -114,8 +144,7 @@ fn from_file(a: &Args, path: &std::path::Path) -> Result<Process> {
     if !given.is_empty() {
         bail!("--process cannot be combined with {}", given.join(", "));
     }
-    let raw =
-        std::fs::read(path).with_context(|| format!("read process file {}", path.display()))?;
+    let raw = read_process_file(path)?;
     let mut p: Process = serde_json::from_slice(&raw)
         .map_err(anyhow::Error::from)
         .and_then(crate::container::config::from_value)

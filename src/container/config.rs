@@ -340,6 +340,27 @@ pub fn validate_process(process: &Process) -> Result<()> {
             bail!("process.oomScoreAdj {adj}: must be within [-1000, 1000]");
         }
     }
+    // (uid_t)-1 means "unchanged" to setresuid and setresgid: the process would stay root.
+    let user = process.user();
+    for (field, id) in [
+        ("process.user.uid", user.uid()),
+        ("process.user.gid", user.gid()),
+    ] {
+        if id == u32::MAX {
+            bail!("{field} {id}: not a valid id (-1 means \"unchanged\" to the kernel, which would leave the process root)");
+        }
+    }
+    if let Some(i) = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .position(|&g| g == u32::MAX)
+    {
+        bail!(
+            "process.user.additionalGids[{i}] {}: not a valid id",
+            u32::MAX
+        );
+    }
     if let Some(gids) = process.user().additional_gids() {
         if gids.len() > NGROUPS_MAX {
             bail!(
