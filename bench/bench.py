@@ -397,8 +397,10 @@ class Bench:
         for r in self.names:
             ids = set(self.live[r])
             try:
+                # Dot-entries are the runtime's own (rt's seccomp cache), not containers.
                 ids |= {d for d in os.listdir(self.roots[r])
-                        if os.path.isdir(os.path.join(self.roots[r], d))}
+                        if not d.startswith(".")
+                        and os.path.isdir(os.path.join(self.roots[r], d))}
             except FileNotFoundError:
                 pass
             for c in sorted(ids):

@@ -129,6 +129,30 @@ impl ProcFs {
     }
 }
 
+/// A [`ProcFs::private`] made on first use: most containers need none (no sysctl, no
+/// oomScoreAdj, no LSM label), and the init then pays nothing for it.
+#[derive(Default)]
+pub struct Lazy {
+    cell: std::cell::OnceCell<ProcFs>,
+}
+
+impl Lazy {
+    /// A handle made already (where it must be made before the caller moves on).
+    pub fn ready(p: ProcFs) -> Lazy {
+        let cell = std::cell::OnceCell::new();
+        let _ = cell.set(p);
+        Lazy { cell }
+    }
+
+    pub fn get(&self) -> Result<&ProcFs> {
+        if let Some(p) = self.cell.get() {
+            return Ok(p);
+        }
+        let p = ProcFs::private()?;
+        Ok(self.cell.get_or_init(|| p))
+    }
+}
+
 impl AsFd for ProcFs {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.root.as_fd()

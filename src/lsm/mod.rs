@@ -32,11 +32,12 @@ pub fn check(apparmor: Option<&str>, selinux: Option<&str>) -> Result<()> {
 /// under the container's /proc could be a bind mount of another file (CVE-2025-52881), and a
 /// label written elsewhere would leave the process unconfined.
 pub fn apply(
-    proc: &crate::procfs::ProcFs,
+    proc: &crate::procfs::Lazy,
     apparmor: Option<&str>,
     selinux: Option<&str>,
 ) -> Result<()> {
     if let Some(p) = apparmor.filter(|p| !p.is_empty()) {
+        let proc = proc.get()?;
         let attr = if proc.exists("thread-self/attr/apparmor/exec") {
             "thread-self/attr/apparmor/exec"
         } else {
@@ -46,6 +47,7 @@ pub fn apply(
             .with_context(|| format!("apply AppArmor profile {p:?}"))?;
     }
     if let Some(l) = selinux.filter(|l| !l.is_empty()) {
+        let proc = proc.get()?;
         proc.write("thread-self/attr/keycreate", l.as_bytes())
             .with_context(|| format!("set SELinux keycreate label {l:?}"))?;
         proc.write("thread-self/attr/exec", l.as_bytes())

@@ -24,6 +24,9 @@ pub enum FromInit {
     /// `exec` in two steps (rootless): the first child joined the namespaces and forked the
     /// process into the PID namespace, as the runtime's child; this is its pid.
     Forked(i32),
+    /// A rootless init is dumpable for the moment: its id maps may be written (newuidmap wants
+    /// the init's /proc files to be the caller's).
+    MapIds,
     Error(String),
 }
 

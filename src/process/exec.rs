@@ -312,9 +312,8 @@ fn setup(
         seccomp_listener,
         seccomp: o.seccomp,
         before_load: &|| Ok(()),
-        proc: &proc,
+        proc: &crate::procfs::Lazy::ready(proc),
     })?;
-    drop(proc);
     // Safety: plain prctl. From here on the process outlives a detached `exec`, which may exit
     // as soon as it reads Ready: clear the death signal first.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };

@@ -60,6 +60,9 @@ fn run_init(
     // through newuidmap, which wants our /proc files to be the caller's: until then only.
     if opts.rootless && plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         set_dumpable(true);
+        if chan.send(&FromInit::MapIds, None).is_err() {
+            return 1;
+        }
     }
     // `run` forwards signals through a handler that the clone copied: the init (the rt code
     // up to exec) must die of them as any process would.
@@ -156,10 +159,12 @@ fn setup(
     }
     // Session leader, so that a terminal can become our controlling one.
     nix::unistd::setsid().context("setsid")?;
-    // Every write through /proc from here on goes through a procfs of our own (see procfs).
-    let proc = crate::procfs::ProcFs::private()?;
+    // Every write through /proc from here on goes through a procfs of our own (see procfs),
+    // made when first needed.
+    let proc = crate::procfs::Lazy::default();
     if let Some(adj) = process.oom_score_adj() {
-        proc.write("self/oom_score_adj", adj.to_string().as_bytes())
+        proc.get()?
+            .write("self/oom_score_adj", adj.to_string().as_bytes())
             .with_context(|| format!("set process.oomScoreAdj {adj}"))?;
     }
 

@@ -189,6 +189,14 @@ pub fn spawn(
     let result = (|| -> Result<Option<OwnedFd>> {
         parent.cloned(pid)?;
         if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
+            if opts.rootless {
+                match parent_end.recv::<FromInit>()? {
+                    Some((FromInit::MapIds, _)) => {}
+                    Some((FromInit::Error(msg), _)) => bail!("{msg}"),
+                    Some((m, _)) => bail!("init channel: unexpected {m:?}"),
+                    None => bail!("container init exited before its id maps were written"),
+                }
+            }
             idmap::write(pid, opts.spec, opts.rootless)?;
         }
         // The init joins its v1 cgroups itself (SelfJoin); the rest, if any, are ours to write.
@@ -263,7 +271,9 @@ fn wait_ready(
             },
             Some((FromInit::Error(msg), _)) => bail!("{msg}"),
             Some((FromInit::Parked, _)) => bail!("{who}: parked before it was ready"),
-            Some((m @ FromInit::Forked(_), _)) => bail!("{who}: unexpected {m:?}"),
+            Some((m @ (FromInit::Forked(_) | FromInit::MapIds), _)) => {
+                bail!("{who}: unexpected {m:?}")
+            }
             None => bail!("{who} exited during setup without reporting an error"),
         }
     }

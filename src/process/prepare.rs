@@ -24,7 +24,7 @@ pub struct Options<'a> {
     /// the cgroups the runtime moves it into, if any.
     pub before_load: &'a dyn Fn() -> Result<()>,
     /// Where the LSM labels and /proc/self/setgroups are (see procfs).
-    pub proc: &'a crate::procfs::ProcFs,
+    pub proc: &'a crate::procfs::Lazy,
 }
 
 /// The final step, prepared ahead so that a missing binary is reported before anything runs.

@@ -12,7 +12,7 @@ pub fn become_namespace_root() {
 
 /// Switch to the configured user, keeping the permitted capabilities across the uid change so that
 /// the capability sets can be applied afterwards.
-pub fn switch(proc: &crate::procfs::ProcFs, user: &User) -> Result<()> {
+pub fn switch(proc: &crate::procfs::Lazy, user: &User) -> Result<()> {
     // Safety: plain prctl.
     if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
         return Err(std::io::Error::last_os_error()).context("prctl PR_SET_KEEPCAPS");
@@ -50,8 +50,9 @@ pub fn switch(proc: &crate::procfs::ProcFs, user: &User) -> Result<()> {
 }
 
 /// True in a user namespace whose setgroups(2) was denied before its gid map was written.
-fn setgroups_denied(proc: &crate::procfs::ProcFs) -> bool {
-    proc.read_to_string("self/setgroups")
+fn setgroups_denied(proc: &crate::procfs::Lazy) -> bool {
+    proc.get()
+        .and_then(|p| p.read_to_string("self/setgroups"))
         .is_ok_and(|s| s.trim() == "deny")
 }
 

@@ -38,7 +38,7 @@ const NONE: Option<&str> = None;
 pub fn setup(
     spec: &Spec,
     rootfs: &Path,
-    proc: &crate::procfs::ProcFs,
+    proc: &crate::procfs::Lazy,
     opts: &Options,
     before_pivot: &mut dyn FnMut() -> Result<()>,
     after_pivot: &mut dyn FnMut() -> Result<()>,
@@ -105,7 +105,7 @@ pub fn setup(
     if let Some(l) = linux {
         // Before readonlyPaths makes /proc/sys read-only, as runc does.
         if let Some(s) = l.sysctl() {
-            sysctl::apply(proc, s)?;
+            sysctl::apply(proc.get()?, s)?;
         }
         masked::mask(&root, l.masked_paths().as_deref().unwrap_or(&[]))?;
         masked::make_readonly(&root, l.readonly_paths().as_deref().unwrap_or(&[]))?;
