@@ -306,12 +306,19 @@ cleanup() {
     fi
     if [[ -n $WORK && -d $WORK ]]; then
         # Bundles live here (TMPDIR); a mount left in one must not be followed by rm.
-        local m
-        while read -r m; do
-            umount -l "$m" 2>/dev/null
-        done < <(awk -v w="$WORK/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+        unmount_leaked >/dev/null
         rm -rf --one-file-system "$WORK"
     fi
+}
+
+# Unmount whatever a runtime left mounted under the temp dir in this (the host's) mount
+# namespace, deepest first; print the mount points. (runc, given no mount namespace, sets up
+# the rootfs in the caller's and never undoes it.)
+unmount_leaked() {
+    local m
+    while read -r m; do
+        umount -l "$m" 2>/dev/null && printf '%s\n' "$m"
+    done < <(awk -v w="$WORK/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
 }
 
 on_signal() {
@@ -518,6 +525,8 @@ main() {
         ((${#ids[@]})) && printf '%s\n' "${ids[@]}" >>"$WORK/ids"
         leftovers=$(delete_leftover_containers)
         [[ -n $leftovers ]] && sed 's/^/force-deleted after the run: /' <<<"$leftovers" >>"$CONF_RESULTS/$name.err"
+        leftovers=$(unmount_leaked)
+        [[ -n $leftovers ]] && sed 's/^/unmounted a mount the runtime left on the host: /' <<<"$leftovers" >>"$CONF_RESULTS/$name.err"
         leftovers=$(remove_leftover_cgroups "${ids[@]}")
         [[ -n $leftovers ]] && sed 's/^/removed cgroup after the run: /' <<<"$leftovers" >>"$CONF_RESULTS/$name.err"
         check_own_cgroups "${ids[@]}" || die "stopping: cgroups were made under the caller's own cgroup"
