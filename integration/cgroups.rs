@@ -88,7 +88,7 @@ fn memory_cpu_cpuset_and_pids_are_written() {
     assert_eq!(f("cpuset", "cpuset.cpus", "cpuset.cpus"), "0");
     assert_eq!(f("cpuset", "cpuset.mems", "cpuset.mems"), "0");
     assert_eq!(f("pids", "pids.max", "pids.max"), "42");
-    c.delete().ok();
+    c.rt(&["delete", "--force", &c.id]).ok();
 }
 
 #[test]

@@ -223,10 +223,10 @@ fn all_six_hooks_run_in_order_with_the_state_they_should_see() {
     let bundle = c.bundle.to_str().unwrap();
     // (hook, status, pid as the hook should see it)
     let want = [
-        ("prestart", "creating", pid),
-        ("createRuntime", "creating", pid),
+        ("prestart", "created", pid),
+        ("createRuntime", "created", pid),
         // Container-namespace hooks see the pid as the container does: its init is 1.
-        ("createContainer", "creating", 1),
+        ("createContainer", "created", 1),
         ("startContainer", "created", 1),
         ("poststart", "running", pid),
     ];

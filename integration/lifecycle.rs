@@ -414,12 +414,22 @@ fn delete_and_kill_follow_runc() {
     rt(&["state", "no-such-id"]).fails_with("container \"no-such-id\" does not exist");
 }
 
+/// runtime.md#delete: deleting a container that is not stopped (created included) MUST fail
+/// and have no effect; `--force` kills the parked init and removes the container.
 #[test]
-fn a_created_container_can_be_deleted() {
+fn a_created_container_is_deleted_only_with_force() {
     let c = Container::new("delcreated");
     c.create().ok();
     let pid = c.pid();
-    c.delete().ok();
+    c.delete()
+        .fails_with("cannot delete container")
+        .stderr
+        .contains("not stopped: created")
+        .then_some(())
+        .expect("runc's wording");
+    assert_eq!(c.status(), "created");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    c.rt(&["delete", "--force", &c.id]).ok();
     assert!(!state_root().join(&c.id).exists());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -429,7 +439,7 @@ fn a_created_container_can_be_deleted() {
     {
         assert!(
             std::time::Instant::now() < deadline,
-            "parked init {pid} survived delete"
+            "parked init {pid} survived delete --force"
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }

@@ -302,7 +302,10 @@ impl process::Parent for Callbacks<'_> {
         let Some(h) = &self.state.hooks else {
             return Ok(());
         };
-        let st = serde_json::to_value(super::public(self.state, Status::Creating, String::new()))?;
+        // runtime.md: "creating" is lifecycle step 2 (making the environment) and "created"
+        // what follows it; these hooks are steps 3 and 4. The OCI suite (hooks_stdin) and crun
+        // say "created" too (runc: "creating").
+        let st = serde_json::to_value(super::public(self.state, Status::Created, String::new()))?;
         crate::hooks::run_all("prestart", h.prestart().as_deref().unwrap_or(&[]), &st)?;
         crate::hooks::run_all(
             "createRuntime",

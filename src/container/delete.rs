@@ -1,4 +1,9 @@
-//! `delete`: remove a stopped (or created) container; `--force` kills a running one first.
+//! `delete`: remove a stopped container; `--force` kills a created or running one first.
+//!
+//! runtime.md#delete: deleting a container that is not stopped MUST generate an error and have
+//! no effect, a created one included (runc deletes a created container without `--force`; the
+//! OCI suite checks the spec's rule, and managers that delete created containers pass `--force`
+//! or kill first: podman, containerd's CRI and ctr).
 
 use super::kill::{pidfd_open, signal_init};
 use super::state::{Locked, State};
@@ -31,8 +36,9 @@ pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
     crate::logging::debug(&format!("delete {id}: status {st}, pid {}", state.pid));
     match st {
         Status::Stopped => {}
-        Status::Created => kill_init(&state)?,
-        Status::Creating | Status::Running | Status::Paused if force => kill_init(&state)?,
+        Status::Created | Status::Creating | Status::Running | Status::Paused if force => {
+            kill_init(&state)?
+        }
         _ => bail!("cannot delete container {id} that is not stopped: {st}"),
     }
     crate::testpoint::pause_point("delete:after-kill");

@@ -33,7 +33,15 @@ pub fn close_all_but(preserve: i32, internal: &[RawFd]) -> Result<()> {
         )
     };
     if r != 0 {
-        return Err(std::io::Error::last_os_error()).context("close_range");
+        let e = std::io::Error::last_os_error();
+        // Before Linux 5.11 (no CLOSE_RANGE_CLOEXEC) or 5.9 (no close_range): one by one.
+        if !matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) {
+            return Err(e).context("close_range");
+        }
+        for fd in open_fds()?.into_iter().filter(|&fd| fd >= first as RawFd) {
+            // Safety: F_SETFD only sets the flag of a descriptor we hold.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
     }
     let inherited = INHERITED.get().map(Vec::as_slice).unwrap_or_default();
     for fd in 3..first as RawFd {
@@ -83,15 +91,20 @@ fn close_range(first: u32, last: u32) -> Result<()> {
         return Err(e).context("close_range");
     }
     // Before Linux 5.9: the open ones, as /proc lists them.
-    let open: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
-        .context("list /proc/self/fd")?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in open {
+    for fd in open_fds()? {
         if fd as u32 >= first && fd as u32 <= last {
             // Safety: as above.
             unsafe { libc::close(fd) };
         }
     }
     Ok(())
+}
+
+/// The descriptors open now, as /proc/self/fd lists them (the listing's own closed by then).
+fn open_fds() -> Result<Vec<RawFd>> {
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .context("list /proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    Ok(fds)
 }

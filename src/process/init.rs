@@ -196,7 +196,8 @@ fn setup(
             }
         }
         let list = h.create_container().as_deref().unwrap_or(&[]);
-        crate::hooks::run_all("createContainer", list, &hook_state("creating"))
+        // Lifecycle step 5, after the environment is made: "created" (see Callbacks::runtime_hooks).
+        crate::hooks::run_all("createContainer", list, &hook_state("created"))
     };
     // As runc: once pivoted, before the root (and so maybe /dev) turns read-only, since the
     // slave is bind-mounted on /dev/console.

@@ -1,6 +1,6 @@
 //! The last steps before exec, shared by a container's init and `rt exec`: rlimits, personality,
-//! scheduling, LSM label, the executable's lookup, seccomp, capabilities and the uid switch, cwd,
-//! no_new_privs, and every fd closed but stdio and the preserved ones.
+//! scheduling, LSM label, the executable's lookup, every fd closed but stdio and the preserved
+//! ones, capabilities and the uid switch, cwd, no_new_privs; and seccomp, loaded last.
 
 use super::{fds, lookpath, rlimits, sched, user};
 use crate::{capabilities, seccomp};
@@ -30,20 +30,39 @@ pub struct Options<'a> {
 /// The final step, prepared ahead so that a missing binary is reported before anything runs.
 pub struct Exec {
     pub path: CString,
-    argv: Vec<CString>,
-    envp: Vec<CString>,
-    seccomp: Option<seccomp::Filter>,
+    /// Owners of what the pointers below point to.
+    _argv: Vec<CString>,
+    _envp: Vec<CString>,
+    /// NULL-terminated arrays of pointers into `argv` and `envp`, built ahead: nothing may be
+    /// allocated (which can mean brk or mmap) once the filter is on.
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp_ptrs: Vec<*const libc::c_char>,
+    /// The filter, loaded right before execve (see the seccomp module).
+    seccomp: std::cell::Cell<seccomp::Pending>,
+}
+
+fn pointers(v: &[CString]) -> Vec<*const libc::c_char> {
+    v.iter()
+        .map(|s| s.as_ptr())
+        .chain([std::ptr::null()])
+        .collect()
 }
 
 impl Exec {
+    /// Load the filter, then execve: the only syscall of rt's under the user's filter.
     pub fn exec(&self) -> std::io::Error {
-        if let Some(f) = &self.seccomp {
-            if let Err(e) = f.load() {
-                return std::io::Error::other(format!("load seccomp filter: {e:#}"));
-            }
+        if let Err(e) = self.seccomp.replace(seccomp::Pending::None).load() {
+            return std::io::Error::other(format!("load seccomp filter: {e:#}"));
         }
-        let err = nix::unistd::execve(&self.path, &self.argv, &self.envp).unwrap_err();
-        std::io::Error::from_raw_os_error(err as i32)
+        // Safety: NULL-terminated arrays of pointers to C strings that `self` owns.
+        unsafe {
+            libc::execve(
+                self.path.as_ptr(),
+                self.argv_ptrs.as_ptr(),
+                self.envp_ptrs.as_ptr(),
+            )
+        };
+        std::io::Error::last_os_error()
     }
 }
 
@@ -51,8 +70,21 @@ pub fn cstring(s: &str, what: &str) -> Result<CString> {
     CString::new(s).with_context(|| format!("{what} {s:?} contains a NUL byte"))
 }
 
+/// Everything rt does in the process before it execs, none of it under the user's seccomp
+/// filter, which comes last.
 pub fn prepare(o: Options) -> Result<Exec> {
     let process = o.process;
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    let filter = match o.linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(seccomp::Filter::new(
+            s,
+            o.seccomp.cloned(),
+            o.seccomp_listener,
+        )?),
+        None => None,
+    };
+    // Before the credentials change (a thread that keeps CAP_SYS_ADMIN, when one is needed).
+    let pending = seccomp::Pending::new(filter, no_new_privs)?;
     rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
     if let Some(p) = o.linux.and_then(|l| l.personality().as_ref()) {
         sched::set_personality(p)?;
@@ -73,32 +105,9 @@ pub fn prepare(o: Options) -> Result<Exec> {
     let args = process.args().as_ref().context("process.args missing")?;
     let path = lookpath::find(&args[0], &env)?;
 
-    let no_new_privs = process.no_new_privileges().unwrap_or(false);
-    let filter = match o.linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(seccomp::Filter::new(
-            s,
-            o.seccomp.cloned(),
-            o.seccomp_listener,
-        )?),
-        None => None,
-    };
     (o.before_load)()?;
-    // Every descriptor but stdio, the preserved ones and ours is close-on-exec from here: done
-    // before the filter, which may not allow close_range or fcntl (the listener connection
-    // lives until the filter's handoff).
-    let mut keep = o.keep_fds.to_vec();
-    keep.extend(filter.as_ref().and_then(seccomp::Filter::keep_fd));
-    fds::close_all_but(o.preserve_fds, &keep)?;
-    // Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held; a notify
-    // fd goes to linux.seccomp.listenerPath right after either load.
-    let mut late_filter = None;
-    if let Some(f) = filter {
-        if no_new_privs {
-            late_filter = Some(f);
-        } else {
-            f.load()?;
-        }
-    }
+    // Every descriptor but stdio, the preserved ones and ours is close-on-exec from here.
+    fds::close_all_but(o.preserve_fds, o.keep_fds)?;
 
     capabilities::drop_bounding(process.capabilities().as_ref())?;
     user::chown_stdio(process.user().uid())?;
@@ -129,17 +138,29 @@ pub fn prepare(o: Options) -> Result<Exec> {
             return Err(std::io::Error::last_os_error()).context("set no_new_privs");
         }
     }
+    // A seccomp agent expects its fd during `create` (runc's agents wait for it before
+    // `start`): a profile with NOTIFY rules is loaded now, the others right before execve.
+    let pending = if pending.notifies() {
+        pending.load()?;
+        seccomp::Pending::None
+    } else {
+        pending
+    };
 
+    let argv: Vec<CString> = args
+        .iter()
+        .map(|a| cstring(a, "process.args"))
+        .collect::<Result<_>>()?;
+    let envp: Vec<CString> = env
+        .iter()
+        .map(|e| cstring(e, "process.env"))
+        .collect::<Result<_>>()?;
     Ok(Exec {
         path: cstring(&path, "executable")?,
-        argv: args
-            .iter()
-            .map(|a| cstring(a, "process.args"))
-            .collect::<Result<_>>()?,
-        envp: env
-            .iter()
-            .map(|e| cstring(e, "process.env"))
-            .collect::<Result<_>>()?,
-        seccomp: late_filter,
+        argv_ptrs: pointers(&argv),
+        envp_ptrs: pointers(&envp),
+        _argv: argv,
+        _envp: envp,
+        seccomp: std::cell::Cell::new(pending),
     })
 }

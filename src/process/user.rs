@@ -17,13 +17,8 @@ pub fn switch(proc: &crate::procfs::Lazy, user: &User) -> Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
         return Err(std::io::Error::last_os_error()).context("prctl PR_SET_KEEPCAPS");
     }
-    let gids: Vec<Gid> = user
-        .additional_gids()
-        .iter()
-        .flatten()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
-    match nix::unistd::setgroups(&gids) {
+    let gids: Vec<libc::gid_t> = user.additional_gids().iter().flatten().copied().collect();
+    match this_thread::setgroups(&gids) {
         Ok(()) => {}
         // A rootless container mapping only the caller's gid: setgroups(2) is off for good
         // (CVE-2014-8989), and the process keeps the groups the namespace was made with.
@@ -33,11 +28,9 @@ pub fn switch(proc: &crate::procfs::Lazy, user: &User) -> Result<()> {
         ),
         Err(e) => return Err(e).context(groups_shown(user)),
     }
-    let gid = Gid::from_raw(user.gid());
-    nix::unistd::setresgid(gid, gid, gid)
+    this_thread::setresgid(user.gid())
         .with_context(|| format!("setgid {} (process.user.gid)", user.gid()))?;
-    let uid = Uid::from_raw(user.uid());
-    nix::unistd::setresuid(uid, uid, uid)
+    this_thread::setresuid(user.uid())
         .with_context(|| format!("setuid {} (process.user.uid)", user.uid()))?;
     // Safety: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
@@ -47,6 +40,31 @@ pub fn switch(proc: &crate::procfs::Lazy, user: &User) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The credential calls on the calling thread only. glibc's wrappers change every thread of the
+/// process (POSIX wants that), and the thread that loads the seccomp filter must stay root with
+/// its capabilities (see the seccomp module).
+mod this_thread {
+    use nix::errno::Errno;
+
+    pub fn setgroups(gids: &[libc::gid_t]) -> nix::Result<()> {
+        // Safety: a pointer and length of a live slice.
+        let r = unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) };
+        Errno::result(r).map(drop)
+    }
+
+    pub fn setresgid(gid: libc::gid_t) -> nix::Result<()> {
+        // Safety: plain syscall.
+        let r = unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) };
+        Errno::result(r).map(drop)
+    }
+
+    pub fn setresuid(uid: libc::uid_t) -> nix::Result<()> {
+        // Safety: plain syscall.
+        let r = unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) };
+        Errno::result(r).map(drop)
+    }
 }
 
 /// True in a user namespace whose setgroups(2) was denied before its gid map was written.

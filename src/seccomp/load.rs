@@ -156,16 +156,17 @@ impl Program {
 
     /// Install the program on the calling thread: one seccomp(2) call. Returns the notify fd
     /// when the program has SCMP_ACT_NOTIFY rules.
-    pub(super) fn install(&self) -> std::io::Result<Option<OwnedFd>> {
+    /// Install with `flags` (the program's own, and TSYNC when a loader thread installs it).
+    pub(super) fn install_with(&self, flags: libc::c_ulong) -> std::io::Result<Option<OwnedFd>> {
         let prog = libc::sock_fprog {
             len: self.filter.len() as u16,
             filter: self.filter.as_ptr() as *mut libc::sock_filter,
         };
-        let r = seccomp_set_filter(self.flags, &prog);
+        let r = seccomp_set_filter(flags, &prog);
         if r < 0 {
             return Err(std::io::Error::last_os_error());
         }
-        if r > 0 && self.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+        if r > 0 && flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
             // Safety: the kernel just gave us this fd (close-on-exec).
             return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as i32) }));
         }

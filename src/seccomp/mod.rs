@@ -1,24 +1,30 @@
 //! linux.seccomp: the profile compiled with libseccomp by the runtime before the clone (so a bad
 //! profile fails `create`; a profile compiled before comes from the cache), installed with
-//! seccomp(2) by the process as late as the capability rules allow, and, for SCMP_ACT_NOTIFY, the
-//! notify fd handed to linux.seccomp.listenerPath right after the load.
+//! seccomp(2) by the process, and, for SCMP_ACT_NOTIFY, the notify fd handed to
+//! linux.seccomp.listenerPath right after the load.
 //!
 //! - `profile`: actions, errnos, architectures, rules and argument conditions → libseccomp.
 //! - `load`: flags, the exported BPF and its installation.
 //! - `cache`: compiled programs kept under the state root.
 //! - `notify`: the listener connection and the container process state.
+//! - `loader`: a thread that loads the filter for the process (see below).
 //!
-//! With process.noNewPrivileges false the filter is loaded before the capabilities are dropped
-//! (it needs CAP_SYS_ADMIN), so the rest of the setup (capset, setgroups/setresuid, chdir,
-//! prctl, close_range, the init's channel write and read, the exec fifo read, startContainer
-//! hooks, execve) runs under it, as with runc: a NOTIFY rule on one of those is answered by the
-//! agent, which by then holds the fd. Only sendmsg, used for the handoff itself, cannot be a NOTIFY rule.
+//! The filter is the user's: nothing rt itself does may depend on what it allows. So the process
+//! does all of its setup first (credentials, capabilities, cwd, descriptors) and the filter comes
+//! last, right before `execve`. Without process.noNewPrivileges, loading needs CAP_SYS_ADMIN,
+//! which the process has dropped by then: a thread spawned while it still had it (capabilities
+//! and ids are per thread) loads the filter with SECCOMP_FILTER_FLAG_TSYNC, which installs it
+//! on the process's thread too. A profile with SCMP_ACT_NOTIFY is loaded before the init parks
+//! instead, so that the agent gets its fd during `create`, as with runc (its agents wait for it
+//! before `start`).
 
 mod cache;
 mod load;
+mod loader;
 mod notify;
 mod profile;
 
+pub use loader::Pending;
 pub use notify::{connect_listener, Conn as Listener};
 
 use anyhow::{bail, Context, Result};
@@ -143,10 +149,26 @@ impl Filter {
         fd
     }
 
+    /// Whether the profile has SCMP_ACT_NOTIFY rules (and so a listener to send the fd to).
+    pub fn notifies(&self) -> bool {
+        self.keep_fd().is_some()
+    }
+
     /// Install the filter on this thread and, for NOTIFY, send its fd to the listener.
     pub fn load(&self) -> Result<()> {
-        let flags = self.program.flags;
-        let fd = self.program.install().map_err(|e| {
+        self.load_with(0)
+    }
+
+    /// `load` with extra seccomp(2) flags (TSYNC, for the loader thread).
+    fn load_with(&self, extra: libc::c_ulong) -> Result<()> {
+        let mut flags = self.program.flags | extra;
+        if flags & libc::SECCOMP_FILTER_FLAG_TSYNC != 0
+            && flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
+        {
+            // TSYNC reports a failing thread in the return value, which NEW_LISTENER needs.
+            flags |= libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+        }
+        let fd = self.program.install_with(flags).map_err(|e| {
             let hint = if e.raw_os_error() == Some(libc::EACCES) {
                 " (needs CAP_SYS_ADMIN or no_new_privs)"
             } else {
