@@ -317,6 +317,51 @@ fn no_pivot_chroots_into_the_rootfs() {
     );
 }
 
+/// The host's mount points under `dir`, as its mountinfo shows them.
+fn host_mounts_under(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|p| p.starts_with(dir.to_str().unwrap()))
+        .collect()
+}
+
+/// config-linux.md: a namespace the config does not list is inherited from the runtime, the
+/// mount namespace too. The container's mounts are then the host's, under its rootfs, and
+/// (unlike runc's) none is left on the host after delete, nor after a failed create.
+#[test]
+fn without_a_mount_namespace_the_hosts_is_inherited_and_left_clean() {
+    let mut c = Container::new("nomntns");
+    let rootfs = c.own_rootfs();
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "mount");
+    c.sh("test -e /proc/self/status && test -c /dev/null && ls / >/dev/null && sleep 1000");
+    c.create().ok();
+    c.start().ok();
+    let pid = c.pid();
+    assert_eq!(ns(&pid.to_string(), "mnt"), ns("self", "mnt"));
+    // Its /proc, /dev, /sys... are mounts of the host's namespace now, under the rootfs.
+    let during = host_mounts_under(&rootfs);
+    assert!(during.iter().any(|m| m.ends_with("/proc")), "{during:?}");
+    assert!(during.iter().any(|m| m.ends_with("/dev")), "{during:?}");
+    assert_eq!(c.status(), "running");
+    c.rt(&["delete", "--force", &c.id]).ok();
+    assert_eq!(host_mounts_under(&rootfs), Vec::<String>::new());
+    // A create that fails after the mounts were made leaves none either.
+    let mut c2 = Container::new("nomntns-fail");
+    let rootfs2 = c2.own_rootfs();
+    c2.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "mount");
+    c2.args(&["/no/such/program"]);
+    c2.create().fails_with("no/such/program");
+    assert_eq!(host_mounts_under(&rootfs2), Vec::<String>::new());
+}
+
 #[test]
 fn user_namespace_with_maps() {
     let mut c = Container::new("userns");

@@ -8,6 +8,8 @@
 # `cargo clippy --all-targets -- -D warnings` run first.
 # After the tests, config.json loading is fuzzed for RT_FUZZ_SECONDS (default 30) with
 # scripts/fuzz.sh (cargo-fuzz, installed when missing); RT_SKIP_FUZZ=1 skips it.
+# Then the OCI runtime-tools validation suite runs (scripts/conformance.sh; RT_SKIP_CONFORMANCE=1
+# skips it), and the cgroup tests and the suite run again in a cgroup-v2 VM (RT_SKIP_VM=1).
 # Exits with cargo test's status.
 set -euo pipefail
 
@@ -143,6 +145,16 @@ if [[ ${RT_SKIP_FUZZ:-0} != 1 ]]; then
         echo "test: the fuzzer failed (full log: target/fuzz-config.log; input in fuzz/artifacts/config/)" >&2
         ((status)) || status=1
     fi
+fi
+
+# The OCI runtime-tools validation suite against the rt the tests used: every executable not in
+# integration/conformance/expected-failures.txt must pass. After the leak check, which restored
+# the unified hierarchy's controllers (the run mounts hugetlb as a v1 hierarchy for itself).
+# RT_SKIP_CONFORMANCE=1 skips it.
+host_tuple=$(rustc --print host-tuple)
+if [[ ${RT_SKIP_CONFORMANCE:-0} != 1 ]]; then
+    say "OCI runtime-tools validation suite (scripts/conformance.sh)"
+    RT_BIN=target/$host_tuple/debug/rt scripts/conformance.sh || { ((status)) || status=1; }
 fi
 
 # The cgroup tests again, in a cgroup-v2-only VM (this host is hybrid v1).

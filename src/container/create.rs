@@ -100,6 +100,7 @@ pub(super) fn create_parked(
         systemd_unit: None,
         creator_pid,
         creator_start_time,
+        host_rootfs_mount: None,
     };
     let locked = super::state::create(&ctx.root, id, &state)?;
     let mut placement = None;
@@ -163,6 +164,11 @@ pub(super) fn create_parked(
             .sys(|| format!("create {}", locked.init_error_path().display()))?
             .into();
         let seccomp = crate::seccomp::Compiled::for_spec(&b.spec, &ctx.root)?;
+        if !in_own_mount_namespace(&b.spec)? {
+            // Recorded as soon as it exists: whatever happens next, `delete` removes it.
+            state.host_rootfs_mount = Some(crate::rootfs::host_ns::bind(&b.rootfs)?);
+            locked.save(&state)?;
+        }
         let init = InitOptions {
             id,
             spec: &b.spec,
@@ -223,6 +229,11 @@ pub(super) fn create_parked(
             if let Some(p) = &placement {
                 let _ = crate::cgroups::remove(p);
             }
+            if let Some(id) = state.host_rootfs_mount {
+                if let Err(e) = crate::rootfs::host_ns::unbind(&state.rootfs, id) {
+                    crate::logging::warn(&format!("{e:#}"));
+                }
+            }
             let _ = locked.remove();
             Err(e)
         }
@@ -234,6 +245,15 @@ fn own_identity() -> Result<(i32, u64)> {
     let me = std::process::id() as i32;
     let (_, start) = proc_stat(me).with_context(|| format!("read /proc/{me}/stat"))?;
     Ok((me, start))
+}
+
+/// Whether the container gets a mount namespace (new or joined); without one it inherits ours.
+fn in_own_mount_namespace(spec: &oci_spec::runtime::Spec) -> Result<bool> {
+    let plan = crate::namespaces::plan(spec)?;
+    Ok(crate::namespaces::has(
+        &plan,
+        nix::sched::CloneFlags::CLONE_NEWNS,
+    ))
 }
 
 /// Whether the config asks for a new PID namespace (rather than joining one or sharing ours).

@@ -104,6 +104,11 @@ pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
     };
     crate::testpoint::pause_point("delete:before-cgroup-remove");
     let cg = crate::cgroups::remove(&placement).and(unit);
+    // Its mounts in the host's namespace go with it (before the state: a delete interrupted
+    // here finds them again).
+    if let Some(id) = state.host_rootfs_mount {
+        crate::rootfs::host_ns::unbind(&state.rootfs, id)?;
+    }
     crate::testpoint::pause_point("delete:before-state-remove");
     locked.remove()?;
     if let Some(list) = state.hooks.as_ref().and_then(|h| h.poststop().as_deref()) {

@@ -64,6 +64,14 @@ pub struct State {
     pub creator_pid: i32,
     #[serde(default, rename = "creatorStartTime")]
     pub creator_start_time: u64,
+    /// Without a mount namespace of its own: the id of the mount that binds the rootfs onto
+    /// itself in the host's mount namespace, which `delete` detaches (rootfs::host_ns).
+    #[serde(
+        default,
+        rename = "hostRootfsMount",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub host_rootfs_mount: Option<u64>,
 }
 
 /// The container's directory, locked for as long as this value lives.

@@ -50,6 +50,11 @@ pub fn name(f: CloneFlags) -> &'static str {
     }
 }
 
+/// Whether the container has a namespace of this kind of its own (new, or joined by path).
+pub fn has(plan: &Plan, flag: CloneFlags) -> bool {
+    plan.new.contains(flag) || plan.join.iter().any(|(f, _)| *f == flag)
+}
+
 pub fn plan(spec: &Spec) -> Result<Plan> {
     let mut p = Plan {
         new: CloneFlags::empty(),

@@ -226,6 +226,7 @@ fn setup(
         &proc,
         &rootfs::Options {
             no_pivot: opts.no_pivot,
+            host_ns: !crate::namespaces::has(plan, CloneFlags::CLONE_NEWNS),
             in_userns,
             cgroups: opts.cgroups.clone(),
             mount_label: spec

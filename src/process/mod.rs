@@ -90,11 +90,6 @@ pub fn spawn(
     parent: &mut dyn Parent,
 ) -> Result<Spawned> {
     let plan = namespaces::plan(opts.spec)?;
-    if !plan.new.contains(CloneFlags::CLONE_NEWNS)
-        && !plan.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWNS)
-    {
-        bail!("linux.namespaces: a mount namespace is required");
-    }
     if let Some(sysctls) = opts.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         // A namespace joined by path counts only if it is not the runtime's (the host's) own.
         let has = |ns: &str| {

@@ -4,6 +4,7 @@
 
 mod cgroupfs;
 mod devices;
+pub mod host_ns;
 mod masked;
 mod mounts;
 mod options;
@@ -21,6 +22,10 @@ use std::path::Path;
 
 pub struct Options {
     pub no_pivot: bool,
+    /// No mount namespace of the container's own: the runtime bound the rootfs onto itself in
+    /// the host's (see host_ns); nothing of the host's mounts may change, and chroot replaces
+    /// pivot_root.
+    pub host_ns: bool,
     pub in_userns: bool,
     /// linux.mountLabel, when SELinux is enabled on the host (otherwise there is nothing to
     /// apply it to, and runc ignores it the same way).
@@ -48,28 +53,31 @@ pub fn setup(
         Some(p) if !p.is_empty() => Some(options::propagation(p)?),
         _ => None,
     };
-    // Nothing we mount may leak back to the host: slave by default, as runc does. An unbindable
-    // mode waits until after pivot_root: made now, it would forbid every bind mount from the
-    // host (cgroups, the config's binds) with EINVAL.
-    let early = match propagation {
-        Some(p) if !p.contains(MsFlags::MS_UNBINDABLE) => p,
-        _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-    };
-    mount(NONE, "/", NONE, early, NONE).sys(|| "set the propagation of / (rootfsPropagation)")?;
-    pivot::make_parent_private(rootfs)?;
-    mount(
-        Some(rootfs),
-        rootfs,
-        Some("bind"),
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        NONE,
-    )
-    .sys(|| {
-        format!(
-            "bind mount rootfs {:?} onto itself",
-            rootfs.display().to_string()
+    if !opts.host_ns {
+        // Nothing we mount may leak back to the host: slave by default, as runc does. An
+        // unbindable mode waits until after pivot_root: made now, it would forbid every bind
+        // mount from the host (cgroups, the config's binds) with EINVAL.
+        let early = match propagation {
+            Some(p) if !p.contains(MsFlags::MS_UNBINDABLE) => p,
+            _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        };
+        mount(NONE, "/", NONE, early, NONE)
+            .sys(|| "set the propagation of / (rootfsPropagation)")?;
+        pivot::make_parent_private(rootfs)?;
+        mount(
+            Some(rootfs),
+            rootfs,
+            Some("bind"),
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            NONE,
         )
-    })?;
+        .sys(|| {
+            format!(
+                "bind mount rootfs {:?} onto itself",
+                rootfs.display().to_string()
+            )
+        })?;
+    }
 
     let root = paths::Root::open(rootfs)?;
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
@@ -95,7 +103,9 @@ pub fn setup(
     drop(root);
     before_pivot()?;
 
-    if opts.no_pivot {
+    if opts.host_ns {
+        pivot::chroot_only(rootfs)?;
+    } else if opts.no_pivot {
         pivot::chroot_into(rootfs)?;
     } else {
         pivot::pivot_into(rootfs)?;

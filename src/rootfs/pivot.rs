@@ -60,3 +60,12 @@ pub fn chroot_into(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir("/").sys(|| "chdir /")?;
     Ok(())
 }
+
+/// Without a mount namespace of the container's own: a chroot, the host's mounts untouched.
+pub fn chroot_only(rootfs: &Path) -> Result<()> {
+    nix::unistd::chdir(rootfs)
+        .sys(|| format!("chdir to rootfs {:?}", rootfs.display().to_string()))?;
+    nix::unistd::chroot(".").sys(|| "chroot into the rootfs")?;
+    nix::unistd::chdir("/").sys(|| "chdir /")?;
+    Ok(())
+}
