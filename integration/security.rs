@@ -274,6 +274,27 @@ fn hostile_but_valid_profiles_let_create_start_and_exec_work() {
     }
 }
 
+/// Without noNewPrivileges the filter is loaded by a thread that kept CAP_SYS_ADMIN; with
+/// pids.max 1 there is no room for it, and the filter is loaded before the setup instead: the
+/// container runs, under its filter, all the same.
+#[test]
+fn a_filter_without_room_for_the_loader_thread_still_applies() {
+    let mut c = Container::new("sc-pids1");
+    c.config["process"]["noNewPrivileges"] = json!(false);
+    c.config["linux"]["resources"] = json!({"pids": {"limit": 1}});
+    seccomp(
+        &mut c,
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+        }),
+    );
+    c.args(&["mkdir", "/x"]);
+    let out = c.run();
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains("Function not implemented"), "{out:?}");
+}
+
 /// Every syscall libseccomp knows on this architecture, but `except`.
 fn all_syscalls_but(except: &[&str]) -> Vec<String> {
     (0..1024)

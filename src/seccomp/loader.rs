@@ -49,7 +49,10 @@ impl Pending {
         let (go, wait) = mpsc::channel::<()>();
         let outcome = Arc::new(Outcome::default());
         let report = outcome.clone();
-        let done = std::thread::Builder::new()
+        // Handed over through a slot, so that it comes back if no thread can be made.
+        let slot = Arc::new(Mutex::new(Some(f)));
+        let filter = slot.clone();
+        let spawned = std::thread::Builder::new()
             .name("seccomp".into())
             .stack_size(256 * 1024)
             .spawn(move || {
@@ -57,12 +60,18 @@ impl Pending {
                 if wait.recv().is_err() {
                     return;
                 }
+                let Some(f) = filter.lock().ok().and_then(|mut f| f.take()) else {
+                    report.state.store(FAILED, Ordering::Release);
+                    return;
+                };
                 match f.load_with(libc::SECCOMP_FILTER_FLAG_TSYNC) {
                     // A NOTIFY profile was loaded during create and its fd handed over with
                     // syscalls already: this thread may end as threads do.
                     Ok(()) if notify => report.state.store(LOADED, Ordering::Release),
                     Ok(()) => {
                         report.state.store(LOADED, Ordering::Release);
+                        // The filter's memory is never freed (free may call brk).
+                        std::mem::forget(f);
                         loop {
                             std::hint::spin_loop();
                         }
@@ -74,8 +83,21 @@ impl Pending {
                         report.state.store(FAILED, Ordering::Release);
                     }
                 }
-            })
-            .context("start the thread that loads the seccomp filter")?;
+            });
+        let done = match spawned {
+            Ok(d) => d,
+            // No room for a thread (the cgroup's pids.max is reached): load the filter now,
+            // while CAP_SYS_ADMIN is held, and run the rest of the setup under it, as runc.
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                crate::logging::debug(&format!(
+                    "seccomp: no loader thread ({e}): the filter is loaded before the setup"
+                ));
+                let f = slot.lock().ok().and_then(|mut f| f.take());
+                f.context("the seccomp filter")?.load()?;
+                return Ok(Pending::None);
+            }
+            Err(e) => return Err(e).context("start the thread that loads the seccomp filter"),
+        };
         Ok(Pending::Thread(Loader {
             notify,
             go,
