@@ -165,7 +165,7 @@ fi
 # suite in the same boot (scripts/vm/v2-tests.sh --conformance). The VM has no network and no
 # ../shared: the suite and its Go toolchain are built here first (a no-op when the host run above
 # built them), and the VM runs that build (scripts/conformance.sh --no-build). Under emulation the
-# suite takes about 5 minutes there, the tests a few more.
+# suite takes about 4–5 minutes there (the VM step about 5 in all, boot and tests included).
 # RT_SKIP_VM=1 skips it for a quick local run; CI never sets it.
 if [[ ${RT_SKIP_VM:-0} != 1 ]]; then
     vm_conf=()
