@@ -3,9 +3,15 @@
 # ../shared/conformance) against rt, or against another runtime for comparison.
 #
 #   scripts/conformance.sh [FILTER...]
+#   scripts/conformance.sh --build-only
+#   scripts/conformance.sh --no-build [FILTER...]
 #
 # FILTER: extended regular expressions matched against the executable names (e.g. `hooks`,
 # '^linux_cgroups_(pids|memory)$'); with none, all 58 executables run.
+# --build-only: fetch Go and build the suite (when not done yet), run nothing.
+# --no-build: run the suite that --build-only built, without the tarball, Go or the network
+#   (scripts/vm/v2-tests.sh runs it so in the cgroup-v2 VM, which has none of them); fails when
+#   there is no build. Without either option, the suite is built first when needed.
 #
 # Environment:
 #   RUNTIME_UNDER_TEST  rt (default) or runc, or the path of another runc-compatible runtime
@@ -59,8 +65,20 @@ log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'conformance.sh: %s\n' "$*" >&2; exit 2; }
 
 [[ $(id -u) == 0 ]] || die "must run as root"
-[[ -f $CONF_TARBALL ]] || die "no suite tarball at $CONF_TARBALL"
-for tool in tar make timeout unshare flock apt-get dpkg sha256sum; do
+MODE=run # or build (--build-only), or prebuilt (--no-build)
+case ${1:-} in
+--build-only) MODE=build; shift; (($# == 0)) || die "--build-only takes no filters" ;;
+--no-build) MODE=prebuilt; shift ;;
+-*) die "unknown option $1 (usage: $0 [--build-only | --no-build] [FILTER...])" ;;
+esac
+readonly MODE
+
+tools=(timeout unshare flock)
+[[ $MODE == prebuilt ]] || {
+    [[ -f $CONF_TARBALL ]] || die "no suite tarball at $CONF_TARBALL"
+    tools+=(tar make apt-get dpkg sha256sum)
+}
+for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
@@ -140,6 +158,14 @@ build_suite() {
         make -j"$(nproc)" runtimetest validation-executables >"$CONF_CACHE/build.log" 2>&1
     ) || die "building the suite failed; see $CONF_CACHE/build.log"
     printf '%s\n' "$stamp_want" >"$SUITE/.built"
+}
+
+# --no-build: the suite as --build-only left it (the executables need no Go to run).
+check_prebuilt() {
+    [[ -f $SUITE/.built && -x $SUITE/runtimetest ]] ||
+        die "no built suite in $SUITE: run scripts/conformance.sh --build-only first (with network)"
+    compgen -G "$SUITE/validation/*/*.t" >/dev/null ||
+        die "no validation executables in $SUITE: run scripts/conformance.sh --build-only first"
 }
 
 # --- (c) the runtime ------------------------------------------------------------------------
@@ -347,7 +373,12 @@ cgroup_view() {
     [[ $(readlink /proc/self/ns/mnt) != $(readlink /proc/1/ns/mnt) ]] ||
         die "cgroup_view: not in a private mount namespace"
     [[ ! -e $base/net_cls && ! -e $base/net_prio && ! -e $base/hugetlb ]] || return 0
-    [[ -f $base/cgroup.controllers ]] && return 0 # cgroup v2 only: nothing to add
+    if [[ -f $base/cgroup.controllers ]]; then
+        # cgroup v2 only (the VM of scripts/vm/v2-tests.sh): no v1 hierarchy can be mounted
+        # (cgroup_no_v1=all), and the suite reads none there anyway.
+        log "cgroup view: cgroup v2 only, nothing to add"
+        return 0
+    fi
     local old=$WORK/host-cgroup e name
     mkdir -p "$old"
     mount --rbind "$base" "$old"
@@ -469,12 +500,24 @@ judge() {
 
 main() {
     local filters=("$@")
+    if [[ $MODE == build ]]; then
+        fetch_go
+        build_suite
+        log "the suite is built in $SUITE"
+        return 0
+    fi
     # A private mount namespace for the whole run (see cgroup_view).
     if [[ ${CONF_IN_VIEW:-0} != 1 ]]; then
-        exec env CONF_IN_VIEW=1 unshare --mount --propagation private -- "$0" "$@"
+        local opt=()
+        [[ $MODE == prebuilt ]] && opt=(--no-build)
+        exec env CONF_IN_VIEW=1 unshare --mount --propagation private -- "$0" "${opt[@]}" "$@"
     fi
-    fetch_go
-    build_suite
+    if [[ $MODE == prebuilt ]]; then
+        check_prebuilt
+    else
+        fetch_go
+        build_suite
+    fi
     resolve_runtime
 
     CONF_RESULTS=${CONF_RESULTS:-$CONF_CACHE/results/$RT_NAME}
@@ -554,7 +597,7 @@ main() {
     log "${#names[@]} executables, results in $CONF_RESULTS"
     local pass=0 fail=0 xfail=0 unexpected=() fixed=() rows=()
     for name in "${names[@]}"; do
-        local status=0 verdict reason leftovers ids=()
+        local status=0 verdict reason leftovers ids=() started=$SECONDS
         # From the repository root: the executables find ./runtimetest and ./rootfs-*.tar.gz
         # there. TMPDIR holds their bundles (os.MkdirTemp), under our temp dir. In the
         # background, so that a signal to this script interrupts the wait at once (timeout
@@ -609,7 +652,7 @@ main() {
             fi
         fi
         rows+=("$(printf '%-36s %-4s %s' "$name" "$verdict" "${reason}${mark}")")
-        printf '%-36s %s%s\n' "$name" "$verdict" "$mark" >&2
+        printf '%-36s %s%s (%ds)\n' "$name" "$verdict" "$mark" $((SECONDS - started)) >&2
     done
 
     {
