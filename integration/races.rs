@@ -1163,3 +1163,257 @@ fn exec_with_a_fifo_process_file_fails_instead_of_hanging() {
         exec_log(&c)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. Found in review of the fix: what the image, a neighbour or a process with CAP_SYS_PTRACE
+//    still reaches.
+// ---------------------------------------------------------------------------------------------
+
+/// The image's /proc is a symlink through its own /dev: `/proc -> /dev/link`, `/dev/link ->
+/// /realproc`. rt mounts the procfs where the symlinks lead at that moment (/realproc), then
+/// mounts rt spec's tmpfs on /dev, which hides /dev/link; after pivot_root every maskedPaths and
+/// readonlyPaths entry under /proc resolves through the now dangling /proc, gets ENOENT and is
+/// skipped, while the procfs stays reachable at /realproc, read-write and unmasked. The image
+/// alone does it: no neighbour, no race, rt spec's default capabilities. The container's
+/// process writes the host-global sysctl kernel.printk_ratelimit_burst through every procfs its
+/// mountinfo shows. Asserted: create refuses the image, or the host sysctl is unchanged and
+/// every procfs of the container has a read-only mount on its `sys`.
+#[test]
+fn masks_hold_when_the_images_proc_is_a_symlink() {
+    let sysctl = SysctlGuard::new();
+    let mut c = Container::new("proc-symlink");
+    let root = c.own_rootfs();
+    fs::remove_dir(root.join("proc")).unwrap();
+    std::os::unix::fs::symlink("/dev/link", root.join("proc")).unwrap();
+    std::os::unix::fs::symlink("/realproc", root.join("dev/link")).unwrap();
+    fs::create_dir(root.join("realproc")).unwrap();
+    c.args(&["sleep", "1000"]);
+    if !c.create().status.success() {
+        return;
+    }
+    c.start().ok();
+    let pid = c.pid();
+    let mounts = mountinfo(pid);
+    let procs: Vec<String> = mounts
+        .iter()
+        .filter(|m| m.fstype == "proc")
+        .map(|m| m.point.clone())
+        .collect();
+    assert!(!procs.is_empty(), "the container has no procfs: {mounts:?}");
+    let mut bad = Vec::new();
+    for p in &procs {
+        let sys = format!("{}/sys", p.trim_end_matches('/'));
+        let ro = mounts
+            .iter()
+            .any(|m| m.point == sys && m.opts.iter().any(|o| o == "ro"));
+        if !ro {
+            bad.push(format!("the procfs on {p} has no read-only {sys}"));
+        }
+    }
+    let attack: String = procs
+        .iter()
+        .map(|p| {
+            format!(
+                "echo {s} > {p}/sys/kernel/printk_ratelimit_burst && echo wrote through {p}\n",
+                s = sysctl.sentinel
+            )
+        })
+        .collect();
+    let seen = c.rt(&["exec", &c.id, "sh", "-c", &attack]);
+    if let Some(val) = sysctl.changed() {
+        bad.push(format!(
+            "the container changed host {SYSCTL} from {} to {val}",
+            sysctl.original
+        ));
+    }
+    assert!(
+        bad.is_empty(),
+        "an image whose /proc is a symlink through /dev: {}\nthe container saw: {}{}",
+        bad.join("; "),
+        seen.stdout,
+        seen.stderr
+    );
+}
+
+/// A neighbour sharing the volume V, which the victim mounts on /data, leaves V/x a symlink to
+/// "/" (no race: it is there before the victim is created). The victim's next mount, of a host
+/// directory S on /data/x, is resolved inside the root to the root itself and stacked on it;
+/// pivot_root, which opens the rootfs by path again, then takes S as the container's root: the
+/// victim runs what S holds, with none of its /proc, /dev or /sys mounts and none of its masks
+/// (each skipped as missing). S here is a copy of the image with a marker file, as a
+/// neighbour that can write S would make it. Asserted: create refuses the mount, or the
+/// victim's root is not S (no marker through /proc/<pid>/root) and it has its procfs on /proc.
+#[test]
+fn a_volume_symlink_cannot_put_a_mount_over_the_containers_root() {
+    let vol = TempDir::new("root-volume");
+    let src = TempDir::new("root-source");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", rootfs().display()))
+        .arg(&src.0)
+        .status()
+        .unwrap();
+    assert!(st.success(), "copy the image into S");
+    fs::write(src.0.join("dev/null"), "").unwrap();
+    fs::write(src.0.join("NEIGHBOURS-ROOT"), "chosen by the neighbour\n").unwrap();
+    std::os::unix::fs::symlink("/", vol.0.join("x")).unwrap();
+    let mut v = Container::new("root-overmount");
+    bind_dir(&mut v, &vol.0, "/data");
+    bind_dir(&mut v, &src.0, "/data/x");
+    v.args(&["sleep", "1000"]);
+    if !v.create().status.success() {
+        return;
+    }
+    let pid = v.pid();
+    let mut bad = Vec::new();
+    if Path::new(&format!("/proc/{pid}/root/NEIGHBOURS-ROOT")).exists() {
+        bad.push("the container's root is the directory mounted on /data/x".to_string());
+    }
+    let mounts = mountinfo(pid);
+    if !mounts
+        .iter()
+        .any(|m| m.point == "/proc" && m.fstype == "proc")
+    {
+        bad.push("no procfs on /proc".to_string());
+    }
+    assert!(
+        bad.is_empty(),
+        "a symlink to / in a volume: {}; mounts: {mounts:?}",
+        bad.join("; ")
+    );
+}
+
+/// `rt exec`'s process holds a procfs of its own (ProcFs::private: a fresh, detached procfs
+/// with neither maskedPaths nor readonlyPaths) from before it enters the container until
+/// prepare returns, and it reads the container's /etc/passwd (for HOME) in between. The
+/// container turns /etc/passwd into a fifo, so that an `rt exec` (as a manager's health check
+/// runs it, without HOME) waits there; a second process, `exec --cap CAP_SYS_PTRACE` as in the
+/// CVE-2019-5736 test above (non-dumpable is no obstacle to CAP_SYS_PTRACE), opens every
+/// /proc/<pid>/fd/N/sys/kernel/printk_ratelimit_burst it finds and writes it. Asserted: the
+/// host sysctl is unchanged.
+#[test]
+fn exec_process_holds_no_procfs_the_container_can_write_through() {
+    let sysctl = SysctlGuard::new();
+    let mut c = Container::new("exec-procfs");
+    c.own_rootfs();
+    c.args(&["sleep", "1000"]);
+    c.create().ok();
+    c.start().ok();
+    c.rt(&[
+        "exec",
+        &c.id,
+        "sh",
+        "-c",
+        "rm /etc/passwd && mkfifo /etc/passwd",
+    ])
+    .ok();
+    let log = fs::File::create(c.bundle.join("exec.log")).unwrap();
+    let child = Command::new(rt_bin())
+        .arg("--root")
+        .arg(state_root())
+        .args(["exec", &c.id, "true"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _pending = Reaper(Some(child));
+    std::thread::sleep(Duration::from_millis(500));
+    let attack = format!(
+        "for f in /proc/[0-9]*/fd/*; do
+           t=\"$f/sys/kernel/printk_ratelimit_burst\"
+           [ -e \"$t\" ] || continue
+           echo \"$f is a procfs\"
+           echo {} > \"$t\" && echo \"wrote $t\"
+         done",
+        sysctl.sentinel
+    );
+    let seen = c.rt(&[
+        "exec",
+        "--cap",
+        "CAP_SYS_PTRACE",
+        "-e",
+        "HOME=/",
+        &c.id,
+        "sh",
+        "-c",
+        &attack,
+    ]);
+    let changed = sysctl.changed();
+    assert!(
+        changed.is_none(),
+        "through a pending exec's descriptors the container changed host {SYSCTL} from {} to {:?}\nit saw: {}{}",
+        sysctl.original,
+        changed,
+        seen.stdout,
+        seen.stderr
+    );
+}
+
+/// A seccomp rule answering 0 ("success", without running it) to the syscalls rt makes after
+/// loading the filter: with noNewPrivileges false the filter is loaded before the user switch and
+/// the capability drop (prepare.rs), so they become no-ops that report success, and the process
+/// keeps what rt believes it dropped, as uid 4294967295 did (defect 6).
+fn errno_zero(rules: Value) -> Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": rules
+    })
+}
+
+/// Found in review, the seccomp form of defect 6: process.user 1000:1000 with a filter that
+/// answers 0 to setresuid, setresgid and setgroups. Asserted: create refuses, or the started
+/// process's Uid: and Gid: (from the host) hold no 0.
+#[test]
+fn a_seccomp_rule_answering_zero_does_not_leave_the_process_root() {
+    let mut c = Container::new("seccomp-uid");
+    c.args(&["sleep", "1000"]);
+    c.config["process"]["noNewPrivileges"] = json!(false);
+    c.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    c.config["linux"]["seccomp"] = errno_zero(json!([{
+        "names": ["setresuid", "setresgid", "setgroups", "setuid", "setgid"],
+        "action": "SCMP_ACT_ERRNO", "errnoRet": 0
+    }]));
+    if !c.create().status.success() {
+        return;
+    }
+    c.start().ok();
+    let pid = c.pid();
+    for field in ["Uid", "Gid"] {
+        let got = ids(pid, field);
+        assert!(
+            !got.contains(&0),
+            "process.user 1000:1000 behind a seccomp rule answering 0: {field} {got:?}"
+        );
+    }
+}
+
+/// Found in review, the same for capabilities: rt spec's three capabilities with a filter that
+/// answers 0 to capset and to prctl(PR_CAPBSET_DROP). Asserted: create refuses, or the started
+/// process's CapEff and CapBnd (from the host) hold nothing beyond the three.
+#[test]
+fn a_seccomp_rule_answering_zero_does_not_keep_every_capability() {
+    let mut c = Container::new("seccomp-caps");
+    c.args(&["sleep", "1000"]);
+    c.config["process"]["noNewPrivileges"] = json!(false);
+    c.config["linux"]["seccomp"] = errno_zero(json!([
+        {"names": ["capset"], "action": "SCMP_ACT_ERRNO", "errnoRet": 0},
+        {"names": ["prctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 0,
+         "args": [{"index": 0, "value": libc::PR_CAPBSET_DROP, "op": "SCMP_CMP_EQ"}]}
+    ]));
+    if !c.create().status.success() {
+        return;
+    }
+    c.start().ok();
+    let pid = c.pid();
+    // CAP_AUDIT_WRITE (29), CAP_KILL (5), CAP_NET_BIND_SERVICE (10).
+    let allowed: u64 = (1 << 29) | (1 << 5) | (1 << 10);
+    for field in ["CapEff", "CapBnd"] {
+        let got = u64::from_str_radix(&proc_status(pid, field), 16).unwrap();
+        assert!(
+            got & !allowed == 0,
+            "three capabilities behind a seccomp rule answering 0: {field} {got:016x}"
+        );
+    }
+}

