@@ -539,16 +539,23 @@ fn cve_2019_5736_through_a_rootless_containers_entrypoint() {
     user.rt(&["create", &id]).ok();
     user.rt(&["start", &id]).ok();
     let pid = user.state(&id)["pid"].as_i64().unwrap() as i32;
-    // PID 1 runs the user's binary (blocked opening /fifo).
+    // PID 1 runs the runtime's image again (blocked opening /fifo): the user's binary itself
+    // before the fix, a sealed copy of it now.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while fs::read_link(format!("/proc/{pid}/exe")).ok().as_deref() != Some(bin.as_path()) {
+    let runs_rt = || {
+        fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.windows(5).any(|w| w == b"--log"))
+    };
+    while !runs_rt() {
         assert!(
             std::time::Instant::now() < deadline,
-            "PID 1 never ran {}",
-            bin.display()
+            "PID 1 never ran the runtime's image"
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    eprintln!(
+        "PID 1 runs {:?}",
+        fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default()
+    );
     let seen = user.rt(&[
         "exec",
         "-e",

@@ -28,10 +28,21 @@ pub struct ProcFs {
 }
 
 impl ProcFs {
-    /// A private procfs of the caller's PID namespace, for a process about to work inside a
-    /// container. Falls back to [`ProcFs::host`]'s ways where the caller may not mount.
+    /// A private procfs of the caller's PID namespace with its processes only (`subset=pid`:
+    /// no /proc/sys, nothing of the host's), for a process about to work inside a container,
+    /// whose processes could reach what it holds. Falls back to [`ProcFs::host`]'s ways where
+    /// the caller may not mount.
     pub fn private() -> Result<ProcFs> {
-        match mountapi::new_fs("proc", None, &[], 0) {
+        Self::fresh(&["subset=pid".to_string()])
+    }
+
+    /// A private procfs with /proc/sys, for the sysctls: made, used and closed at once.
+    pub fn for_sysctls() -> Result<ProcFs> {
+        Self::fresh(&[])
+    }
+
+    fn fresh(options: &[String]) -> Result<ProcFs> {
+        match mountapi::new_fs("proc", None, options, 0) {
             Ok(fd) => Self::verified(fd, "a private procfs"),
             Err(e) => {
                 crate::logging::debug(&format!("private procfs: {e:#}; using /proc"));
@@ -173,15 +184,22 @@ mod tests {
         let mut handles = vec![ProcFs::host().unwrap()];
         if as_root() {
             handles.push(ProcFs::private().unwrap());
+            handles.push(ProcFs::for_sysctls().unwrap());
         }
-        for h in handles {
+        for h in &handles {
             let status = h.read_to_string("self/status").unwrap();
             assert!(
                 status.lines().any(|l| l == format!("Tgid:\t{own}")),
                 "{status}"
             );
             assert!(h.exists("thread-self/attr"));
-            assert!(h.exists("sys/kernel/ostype"));
+        }
+        assert!(handles[0].exists("sys/kernel/ostype"));
+        if as_root() {
+            // The handle a process holds in a container has no /proc/sys to write through.
+            assert!(!handles[1].exists("sys/kernel/ostype"));
+            assert!(!handles[1].exists("sys"));
+            assert!(handles[2].exists("sys/kernel/ostype"));
         }
     }
 
@@ -242,7 +260,7 @@ mod tests {
             };
             let plain_read = plain.read_to_string("sys/kernel/ostype");
             let copy = ProcFs::host().unwrap().read_to_string("sys/kernel/ostype");
-            let private = ProcFs::private()
+            let private = ProcFs::for_sysctls()
                 .unwrap()
                 .read_to_string("sys/kernel/ostype");
             let _ = std::fs::remove_dir_all(&dir);

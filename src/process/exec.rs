@@ -43,12 +43,23 @@ fn setns(fd: &OwnedFd, flags: CloneFlags, what: &str) -> Result<()> {
 /// Start the process; returns once it is ready to exec (its exec error, if any, follows on the
 /// channel; the channel closes when the exec succeeds).
 pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
-    let root = nix::fcntl::open(
+    let root = match nix::fcntl::open(
         format!("/proc/{}/root", o.init_pid).as_str(),
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
-    )
-    .sys(|| format!("open the root of the container's init (pid {})", o.init_pid))?;
+    ) {
+        Ok(fd) => fd,
+        // Rootless, into a created container: its init is not dumpable until it execs.
+        Err(nix::errno::Errno::EACCES) if !nix::unistd::geteuid().is_root() => bail!(
+            "cannot exec in a container whose process has not started yet (start it first): \
+             its init (pid {}) keeps its /proc files to the host's root until then",
+            o.init_pid
+        ),
+        Err(e) => {
+            return Err(e)
+                .sys(|| format!("open the root of the container's init (pid {})", o.init_pid))
+        }
+    };
     let (parent_end, child_end) = channel::pair()?;
     // The process moves itself into the v1 cgroups (no RCU grace period, see SelfJoin).
     let self_join = SelfJoin::open_dirs(o.cgroups.iter().map(|d| d.as_path()));
@@ -176,7 +187,10 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
         libc::prctl(libc::PR_SET_DUMPABLE, 0);
     };
     guard();
-    // Only what the process needs goes into the container with it.
+    // Nothing of the caller's goes into the container with it: its log (a host file; errors
+    // go over the channel), command line and environment, and no descriptor it does not use.
+    crate::logging::detach();
+    super::title::scrub();
     if let Err(e) = super::fds::close_others(o.preserve_fds, &needed_fds(o, root, &chan, &cgroups))
     {
         let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
@@ -239,14 +253,13 @@ struct Joined {
 }
 
 /// What the process uses of the runtime's descriptors: the channel, the container's root and
-/// init, the cgroup files it joins by itself, a console socket, the log.
+/// init, the cgroup files it joins by itself, a console socket.
 fn needed_fds(o: &ExecOptions, root: &OwnedFd, chan: &Channel, cgroups: &SelfJoin) -> Vec<RawFd> {
     let mut keep = vec![chan.raw_fd(), root.as_raw_fd(), o.init_pidfd.as_raw_fd()];
     keep.extend(cgroups.fds());
     if let Console::Socket(s) = &o.console {
         keep.push(s.as_raw_fd());
     }
-    keep.extend(crate::logging::file_fd());
     keep
 }
 

@@ -223,7 +223,6 @@ fn setup(
     rootfs::setup(
         spec,
         opts.rootfs,
-        &proc,
         &rootfs::Options {
             no_pivot: opts.no_pivot,
             host_ns: !crate::namespaces::has(plan, CloneFlags::CLONE_NEWNS),

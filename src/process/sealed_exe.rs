@@ -28,8 +28,23 @@ const SEALS: SealFlag = SealFlag::F_SEAL_SEAL
     .union(SealFlag::F_SEAL_GROW)
     .union(SealFlag::F_SEAL_WRITE);
 
-/// True when nobody can write the running binary through /proc/<pid>/exe.
+/// True when nobody can write the running binary through /proc/<pid>/exe: it is sealed or on
+/// a read-only mount, or we cannot write it ourselves (a rootless user's /usr/bin/rt), and so
+/// neither can a container's process, which has at most our privileges over it.
 fn is_protected(exe: &File) -> bool {
+    use nix::errno::Errno;
+    let access = nix::unistd::faccessat(
+        nix::fcntl::AT_FDCWD,
+        "/proc/self/exe",
+        nix::unistd::AccessFlags::W_OK,
+        nix::fcntl::AtFlags::AT_EACCESS,
+    );
+    // Anything but a clear "no" counts as writable.
+    let writable = !matches!(access, Err(Errno::EACCES | Errno::EPERM | Errno::EROFS));
+    !writable || sealed_or_read_only(exe)
+}
+
+fn sealed_or_read_only(exe: &File) -> bool {
     let sealed = fcntl(exe, FcntlArg::F_GET_SEALS)
         .is_ok_and(|s| SealFlag::from_bits_truncate(s).contains(SEALS));
     let read_only = nix::sys::statvfs::fstatvfs(exe)

@@ -117,10 +117,27 @@ pub fn chown_stdio(uid: u32) -> Result<()> {
 
 /// The user's home from the container's /etc/passwd, "/" when it has none (runc's behaviour).
 pub fn home_dir(uid: u32) -> String {
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
+    read_passwd()
         .and_then(|p| home_in_passwd(&p, uid))
         .unwrap_or_else(|| "/".to_string())
+}
+
+/// The container's /etc/passwd if it is a regular file: the image (or a process of a running
+/// container, for `exec`) could make it a fifo that never ends, or something huge.
+fn read_passwd() -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open("/etc/passwd")
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut s = String::new();
+    f.take(16 << 20).read_to_string(&mut s).ok()?;
+    Some(s)
 }
 
 fn home_in_passwd(passwd: &str, uid: u32) -> Option<String> {

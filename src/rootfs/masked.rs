@@ -4,8 +4,8 @@
 //! CVE-2025-31133: `/dev` may be a volume that another container writes to while we work, so
 //! `/dev/null` is opened once, without following symlinks, checked to be the null device (char
 //! 1:3) and every mask is a bind of that descriptor; each target is resolved once inside the
-//! root and the mount attached onto its descriptor. A path that does not exist has nothing to
-//! hide; any other failure fails the create, never leaving a path unmasked.
+//! root, through no symlink, and the mount attached onto its descriptor. A path that does not
+//! exist has nothing to hide; any other failure fails the create, never leaving a path unmasked.
 
 use crate::errno::SysContext;
 use crate::mountapi;
@@ -26,8 +26,8 @@ pub fn open_root() -> Result<OwnedFd> {
 }
 
 /// `p` inside the root: symlinks are followed, but never out of it (with `O_NOFOLLOW` in
-/// `flags`, not the last one).
-fn resolve(root: &OwnedFd, p: &str, flags: OFlag) -> nix::Result<OwnedFd> {
+/// `flags`, not the last one; with RESOLVE_NO_SYMLINKS in `extra`, none).
+fn resolve(root: &OwnedFd, p: &str, flags: OFlag, extra: ResolveFlag) -> nix::Result<OwnedFd> {
     let rel: PathBuf = Path::new(p)
         .components()
         .filter(|c| matches!(c, Component::Normal(_)))
@@ -39,13 +39,13 @@ fn resolve(root: &OwnedFd, p: &str, flags: OFlag) -> nix::Result<OwnedFd> {
     };
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | flags)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS | extra);
     nix::fcntl::openat2(root, rel.as_path(), how)
 }
 
 /// `/dev/null` of the container, opened once and verified.
 fn null_device(root: &OwnedFd) -> Result<OwnedFd> {
-    let fd = resolve(root, "/dev/null", OFlag::O_NOFOLLOW)
+    let fd = resolve(root, "/dev/null", OFlag::O_NOFOLLOW, ResolveFlag::empty())
         .sys(|| "open /dev/null to mask paths with")?;
     let st = nix::sys::stat::fstat(&fd).sys(|| "stat /dev/null")?;
     let is_null = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFCHR
@@ -57,13 +57,26 @@ fn null_device(root: &OwnedFd) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// A masked or read-only path, found without following any symlink: through one (an image
+/// whose /proc is a link to elsewhere) the path would miss the filesystem it must protect,
+/// and a missing path is taken as nothing to protect. A path that does not exist is skipped; one
+/// that goes through a symlink fails the create.
+fn protected_path(root: &OwnedFd, p: &str, what: &str) -> Result<Option<OwnedFd>> {
+    match resolve(root, p, OFlag::empty(), ResolveFlag::RESOLVE_NO_SYMLINKS) {
+        Ok(t) => Ok(Some(t)),
+        Err(nix::errno::Errno::ENOENT) => Ok(None),
+        Err(nix::errno::Errno::ELOOP) => {
+            bail!("{what} {p:?}: the path goes through a symlink in the container")
+        }
+        Err(e) => Err(e).sys(|| format!("open {what} {p:?}")),
+    }
+}
+
 pub fn mask(root: &OwnedFd, paths: &[String]) -> Result<()> {
     let mut null = None;
     for p in paths {
-        let target = match resolve(root, p, OFlag::empty()) {
-            Ok(t) => t,
-            Err(nix::errno::Errno::ENOENT) => continue,
-            Err(e) => return Err(e).sys(|| format!("open masked path {p:?}")),
+        let Some(target) = protected_path(root, p, "masked path")? else {
+            continue;
         };
         let st = nix::sys::stat::fstat(&target).sys(|| format!("stat masked path {p:?}"))?;
         let tree = if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR
@@ -90,10 +103,8 @@ pub fn mask(root: &OwnedFd, paths: &[String]) -> Result<()> {
 
 pub fn make_readonly(root: &OwnedFd, paths: &[String]) -> Result<()> {
     for p in paths {
-        let target = match resolve(root, p, OFlag::empty()) {
-            Ok(t) => t,
-            Err(nix::errno::Errno::ENOENT) => continue,
-            Err(e) => return Err(e).sys(|| format!("open readonly path {p:?}")),
+        let Some(target) = protected_path(root, p, "readonly path")? else {
+            continue;
         };
         let tree = mountapi::clone_fd(target.as_raw_fd(), true)
             .with_context(|| format!("bind readonly path {p:?}"))?;

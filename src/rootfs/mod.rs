@@ -43,7 +43,6 @@ const NONE: Option<&str> = None;
 pub fn setup(
     spec: &Spec,
     rootfs: &Path,
-    proc: &crate::procfs::Lazy,
     opts: &Options,
     before_pivot: &mut dyn FnMut() -> Result<()>,
     after_pivot: &mut dyn FnMut() -> Result<()>,
@@ -79,6 +78,7 @@ pub fn setup(
         })?;
     }
 
+    let rootfs_fd = pivot::open_rootfs(rootfs)?;
     let root = paths::Root::open(rootfs)?;
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for (i, m) in spec_mounts.iter().enumerate() {
@@ -104,18 +104,19 @@ pub fn setup(
     before_pivot()?;
 
     if opts.host_ns {
-        pivot::chroot_only(rootfs)?;
+        pivot::chroot_only(&rootfs_fd)?;
     } else if opts.no_pivot {
-        pivot::chroot_into(rootfs)?;
+        pivot::chroot_into(&rootfs_fd)?;
     } else {
-        pivot::pivot_into(rootfs)?;
+        pivot::pivot_into(&rootfs_fd)?;
     }
+    drop(rootfs_fd);
     after_pivot()?;
     let root = masked::open_root()?;
     if let Some(l) = linux {
         // Before readonlyPaths makes /proc/sys read-only, as runc does.
-        if let Some(s) = l.sysctl() {
-            sysctl::apply(proc.get()?, s)?;
+        if let Some(s) = l.sysctl().as_ref().filter(|s| !s.is_empty()) {
+            sysctl::apply(&crate::procfs::ProcFs::for_sysctls()?, s)?;
         }
         masked::mask(&root, l.masked_paths().as_deref().unwrap_or(&[]))?;
         masked::make_readonly(&root, l.readonly_paths().as_deref().unwrap_or(&[]))?;

@@ -25,6 +25,7 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) 
     check_proc(dest, typ, parsed.is_bind(), source.as_deref())?;
     if typ == "cgroup" || typ == "cgroup2" {
         let target = root.mkdir_all(dest)?;
+        not_the_root(&root.inside(&target)?, &shown)?;
         return super::cgroupfs::mount(dest, &target, &parsed, opts);
     }
     if parsed.is_bind() {
@@ -37,14 +38,21 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) 
             root.create_file(dest, 0o644)?
         };
         // Again on the resolved path: a symlink in the image may lead into /proc.
-        check_proc(&root.inside(&target)?, typ, true, source.as_deref())?;
+        let inside = root.inside(&target)?;
+        check_proc(&inside, typ, true, source.as_deref())?;
+        not_the_root(&inside, &shown)?;
         bind(&src, dest, &target, &parsed, opts, userns)
     } else {
         if parsed.idmap.is_some() {
             bail!("mount on {shown:?}: idmap and ridmap apply to bind mounts only");
         }
-        let target = root.mkdir_all(dest)?;
-        check_proc(&root.inside(&target)?, typ, false, source.as_deref())?;
+        let target = match typ {
+            "proc" | "sysfs" => root.plain_dir(dest, &format!("filesystem {typ:?}"))?,
+            _ => root.mkdir_all(dest)?,
+        };
+        let inside = root.inside(&target)?;
+        check_proc(&inside, typ, false, source.as_deref())?;
+        not_the_root(&inside, &shown)?;
         let src = source.clone().unwrap_or_else(|| typ.to_string());
         let mut data = parsed.data.clone();
         // SELinux labels what the container mounts fresh (tmpfs, mqueue, ...) with mountLabel.
@@ -88,6 +96,16 @@ fn place(tree: OwnedFd, dest: &Path, target: &Target, p: &Parsed) -> Result<()> 
     for f in &p.propagation {
         mountapi::set_propagation(tree.as_raw_fd(), *f)
             .with_context(|| format!("set propagation of {shown:?}"))?;
+    }
+    Ok(())
+}
+
+/// A mount whose destination resolves to the container's root (`/data/x -> /` planted in a
+/// volume) would be stacked on the root itself and taken for it (runc: "mountpoint is on the
+/// top of rootfs").
+fn not_the_root(inside: &Path, shown: &str) -> Result<()> {
+    if inside == Path::new("/") {
+        bail!("mount on {shown:?}: the destination resolves to the container's root");
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! the container. Mounts are then made on `/proc/self/fd/N` of the resolved descriptor.
 
 use crate::errno::SysContext;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -152,6 +152,52 @@ impl Root {
                 Err(e) => return Err(e).sys(|| format!("open {:?} in rootfs", shown())),
             };
             so_far = next;
+        }
+        Ok(cur)
+    }
+
+    /// A directory at exactly `p`, made where missing: no component may be a symlink or
+    /// anything but a directory. procfs and sysfs go on such a directory only (as runc
+    /// insists): through a symlink they could land where the masks and read-only paths, which
+    /// are found by path, never reach.
+    pub fn plain_dir(&self, p: &Path, what: &str) -> Result<Target> {
+        let shown = p.display().to_string();
+        let mut cur = self.resolve(Path::new("/")).sys(|| "open rootfs")?;
+        let mut so_far = PathBuf::from("/");
+        for c in rel(p).components() {
+            let name = c.as_os_str();
+            so_far.push(name);
+            let open = |dir: &Target| {
+                nix::fcntl::openat2(
+                    &dir.fd,
+                    name,
+                    OpenHow::new()
+                        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+                        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS),
+                )
+            };
+            let fd = match open(&cur) {
+                Err(nix::errno::Errno::ENOENT) => {
+                    match nix::sys::stat::mkdirat(&cur.fd, name, Mode::from_bits_truncate(0o755)) {
+                        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                        Err(e) => {
+                            return Err(e).sys(|| {
+                                format!("mkdir {:?} in rootfs", so_far.display().to_string())
+                            })
+                        }
+                    }
+                    open(&cur)
+                }
+                r => r,
+            };
+            cur = match fd {
+                Ok(fd) => Target { fd },
+                Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => bail!(
+                    "{what} must be mounted on an ordinary directory: {:?} is a symlink or not a directory (mount on {shown:?})",
+                    so_far.display().to_string()
+                ),
+                Err(e) => return Err(e).sys(|| format!("open {:?} in rootfs", so_far.display().to_string())),
+            };
         }
         Ok(cur)
     }

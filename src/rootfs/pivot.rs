@@ -5,6 +5,7 @@ use anyhow::Result;
 use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 const NONE: Option<&str> = None;
@@ -27,22 +28,18 @@ pub fn make_parent_private(rootfs: &Path) -> Result<()> {
         .sys(|| format!("make the rootfs' parent mount {parent:?} private"))
 }
 
-pub fn pivot_into(rootfs: &Path) -> Result<()> {
+/// pivot_root onto the rootfs the descriptor `new` was opened on, before any mount was made in
+/// it: a mount stacked on top of it since (through a destination that resolved to the root)
+/// is never taken for the root.
+pub fn pivot_into(new: &OwnedFd) -> Result<()> {
     let old = nix::fcntl::open(
         "/",
         OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .sys(|| "open /")?;
-    let new = nix::fcntl::open(
-        rootfs,
-        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .sys(|| format!("open rootfs {:?}", rootfs.display().to_string()))?;
-    nix::unistd::fchdir(&new).sys(|| "fchdir to the rootfs")?;
-    nix::unistd::pivot_root(".", ".")
-        .sys(|| format!("pivot_root to {:?}", rootfs.display().to_string()))?;
+    nix::unistd::fchdir(new).sys(|| "fchdir to the rootfs")?;
+    nix::unistd::pivot_root(".", ".").sys(|| "pivot_root into the rootfs")?;
     // The old root is now stacked under "."; detach it without propagating the unmount to the host.
     nix::unistd::fchdir(&old).sys(|| "fchdir to the old root")?;
     mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
@@ -52,9 +49,9 @@ pub fn pivot_into(rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn chroot_into(rootfs: &Path) -> Result<()> {
-    nix::unistd::chdir(rootfs)
-        .sys(|| format!("chdir to rootfs {:?}", rootfs.display().to_string()))?;
+/// --no-pivot: the rootfs mount moved onto / and chroot into it.
+pub fn chroot_into(new: &OwnedFd) -> Result<()> {
+    nix::unistd::fchdir(new).sys(|| "fchdir to the rootfs")?;
     mount(Some("."), "/", NONE, MsFlags::MS_MOVE, NONE).sys(|| "move the rootfs mount to /")?;
     nix::unistd::chroot(".").sys(|| "chroot into the rootfs")?;
     nix::unistd::chdir("/").sys(|| "chdir /")?;
@@ -62,10 +59,19 @@ pub fn chroot_into(rootfs: &Path) -> Result<()> {
 }
 
 /// Without a mount namespace of the container's own: a chroot, the host's mounts untouched.
-pub fn chroot_only(rootfs: &Path) -> Result<()> {
-    nix::unistd::chdir(rootfs)
-        .sys(|| format!("chdir to rootfs {:?}", rootfs.display().to_string()))?;
+pub fn chroot_only(new: &OwnedFd) -> Result<()> {
+    nix::unistd::fchdir(new).sys(|| "fchdir to the rootfs")?;
     nix::unistd::chroot(".").sys(|| "chroot into the rootfs")?;
     nix::unistd::chdir("/").sys(|| "chdir /")?;
     Ok(())
+}
+
+/// The rootfs, held for the pivot (see `pivot_into`).
+pub fn open_rootfs(rootfs: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .sys(|| format!("open rootfs {:?}", rootfs.display().to_string()))
 }
