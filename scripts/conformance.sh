@@ -335,6 +335,43 @@ cleanup() {
         unmount_leaked >/dev/null
         rm -rf --one-file-system "$WORK"
     fi
+    release_view_hierarchies
+}
+
+# The v1 hierarchies cgroup_view mounted are global. One whose last mount goes while a child
+# cgroup is still there (removed cgroups are released asynchronously, seconds later; and a
+# container's mount namespace, which holds a copy, dies with its init, before the runtime
+# removes the container's cgroup) stays behind, unmounted but alive, keeping its controllers
+# from the host (hugetlb out of the unified hierarchy). So ours stay mounted until only their
+# root cgroup is left; their unmount is then the last and frees them, and the controllers go
+# back where they were.
+VIEW_MOUNTED=()
+release_view_hierarchies() {
+    local dir ctrl t0 _
+    for dir in "${VIEW_MOUNTED[@]}"; do
+        ctrl=$(basename "$dir")
+        t0=$SECONDS
+        while ((SECONDS - t0 < 60)) && [[ $(proc_cgroups "$ctrl" 3) != 1 ]]; do
+            sleep 0.2
+        done
+        umount "$dir" 2>/dev/null
+        for _ in {1..100}; do
+            [[ $(proc_cgroups "$ctrl" 2) == 0 ]] && break
+            sleep 0.1
+        done
+        if [[ $(proc_cgroups "$ctrl" 2) == 0 ]]; then
+            log "cgroup view: the $ctrl v1 hierarchy is gone ($((SECONDS - t0)) s)"
+        else
+            log "cgroup view: the $ctrl v1 hierarchy is still there after the run (/proc/cgroups: $(proc_cgroups "$ctrl" 3) cgroups); mount and unmount it once they are gone"
+        fi
+    done
+    VIEW_MOUNTED=()
+}
+
+# Field 2 (hierarchy id; 0: back with the host) or 3 (cgroup count) of /proc/cgroups for the
+# first controller of CTRL.
+proc_cgroups() {
+    awk -v c="${1%%,*}" -v f="$2" '$1 == c { print $f }' /proc/cgroups
 }
 
 # Unmount whatever a runtime left mounted under the temp dir in this (the host's) mount
@@ -396,6 +433,7 @@ cgroup_view() {
     rmdir "$old"
     mkdir "$base/net_cls,net_prio"
     if mount -t cgroup -o nosuid,nodev,noexec,net_cls,net_prio cgroup "$base/net_cls,net_prio"; then
+        VIEW_MOUNTED+=("$base/net_cls,net_prio")
         ln -s net_cls,net_prio "$base/net_cls"
         ln -s net_cls,net_prio "$base/net_prio"
         log "cgroup view: a v1 net_cls,net_prio hierarchy is mounted for the run"
@@ -409,6 +447,7 @@ cgroup_view() {
         log "cgroup view: hugetlb is in use in $unified: the hugetlb tests are expected to fail"
         VIEW_EXPECTED+=(linux_cgroups_hugetlb linux_cgroups_relative_hugetlb)
     elif mkdir "$base/hugetlb" && mount -t cgroup -o nosuid,nodev,noexec,hugetlb cgroup "$base/hugetlb"; then
+        VIEW_MOUNTED+=("$base/hugetlb")
         log "cgroup view: a v1 hugetlb hierarchy is mounted for the run"
     else
         rmdir "$base/hugetlb" 2>/dev/null || true
