@@ -74,7 +74,7 @@ def main():
         ("`run /bin/true`, Docker-like seccomp", "ms", "run_seccomp"),
         ("`create` alone", "ms", "create"),
         ("`start` alone", "ms", "start"),
-        ("`delete` alone (created container)", "ms", "delete_created"),
+        ("`delete --force` alone (created container)", "ms", "delete_created"),
         ("`delete` alone (stopped container)", "ms", "delete_stopped"),
         ("`delete --force` (running container)", "ms", "delete_force"),
         ("`exec /bin/true`", "ms", "exec"),

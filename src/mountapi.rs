@@ -85,6 +85,17 @@ pub fn replacing(flags: MsFlags, keep: u64) -> MountAttr {
     }
 }
 
+/// Give the mount `tree` (its top only) mount(2)'s per-mount `flags`, replacing its own as a
+/// remount would; in a user namespace, what the kernel locked (all the mount has, but
+/// read-only, whose clearing must fail as it would) is kept.
+pub fn replace_flags(tree: &OwnedFd, flags: MsFlags, in_userns: bool) -> Result<()> {
+    let keep = match in_userns {
+        true => current_attrs(tree)? & !MOUNT_ATTR_RDONLY,
+        false => 0,
+    };
+    setattr(tree.as_raw_fd(), &replacing(flags, keep), false)
+}
+
 /// The attributes a mount now has (for `replacing`'s `keep` in a user namespace).
 pub fn current_attrs(fd: &OwnedFd) -> Result<u64> {
     use nix::sys::statvfs::FsFlags;

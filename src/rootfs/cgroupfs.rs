@@ -99,11 +99,7 @@ fn bind_leaf(src: &str, target: RawFd, flags: MsFlags, opts: &Options, shown: &s
     let tree = mountapi::clone_tree(src, false)
         .with_context(|| format!("bind mount cgroup {src:?} on {shown:?}"))?;
     if !flags.is_empty() {
-        let keep = match opts.in_userns {
-            true => mountapi::current_attrs(&tree)? & !mountapi::MOUNT_ATTR_RDONLY,
-            false => 0,
-        };
-        mountapi::setattr(tree.as_raw_fd(), &mountapi::replacing(flags, keep), false)
+        mountapi::replace_flags(&tree, flags, opts.in_userns)
             .with_context(|| format!("set the options of cgroup {shown:?}"))?;
     }
     mountapi::attach(&tree, target).with_context(|| format!("bind mount cgroup on {shown:?}"))

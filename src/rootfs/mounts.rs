@@ -193,12 +193,7 @@ fn bind(
     // Flags other than bind replace the new mount's own (its top only, as mount(2)'s remount).
     let extra = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
-        // A user namespace may not clear what the kernel locked: keep what the mount has.
-        let keep = match opts.in_userns {
-            true => mountapi::current_attrs(&tree)? & !mountapi::MOUNT_ATTR_RDONLY,
-            false => 0,
-        };
-        mountapi::setattr(tree.as_raw_fd(), &mountapi::replacing(extra, keep), false)
+        mountapi::replace_flags(&tree, extra, opts.in_userns)
             .with_context(|| format!("set the options of {shown:?}"))?;
     }
     place(tree, dest, target, p)
