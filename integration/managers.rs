@@ -337,6 +337,53 @@ fn podman_run_rm_echo_and_exit_codes() {
     assert_eq!(out.stdout, "", "{out:?}");
 }
 
+/// podman adds `tmpcopyup` to every tmpfs it generates: `--read-only` (tmpfs on /tmp, /var/tmp,
+/// /run...), `--tmpfs`, `--mount type=tmpfs`. Each must run, the tmpfs holding what the image
+/// had there, and root propagation must let a volume see what the host mounts under it later
+/// (`-v src:dst:rslave`, podman's default for volumes is rprivate).
+#[test]
+fn podman_read_only_and_tmpfs_mounts() {
+    if !wanted("podman") {
+        return;
+    }
+    let p = Podman::new("tmpfs");
+    let out = p.run(&[
+        "--rm",
+        "--read-only",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo ok > /tmp/x && cat /tmp/x && touch /etc/x",
+    ]);
+    assert_eq!(out.stdout, "ok\n", "{out:?}");
+    assert!(out.stderr.contains("Read-only file system"), "{out:?}");
+    // The image's /etc, copied up: its passwd is still there.
+    let out = p
+        .run(&[
+            "--rm",
+            "--tmpfs",
+            "/etc",
+            IMAGE,
+            "sh",
+            "-c",
+            "grep -c ^root: /etc/passwd && grep ' /etc ' /proc/self/mountinfo | cut -d' ' -f9",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "1\ntmpfs\n", "{out:?}");
+    let out = p
+        .run(&[
+            "--rm",
+            "--mount",
+            "type=tmpfs,destination=/bin2",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo in > /bin2/f && cat /bin2/f",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "in\n", "{out:?}");
+}
+
 #[test]
 fn podman_detached_exec_limits_pause_update_stop_rm() {
     if !wanted("podman") {

@@ -466,6 +466,314 @@ fn propagation_options_per_mount() {
     }
 }
 
+/// A tmpfs made shared on the host (as / is on systemd hosts), holding a rootfs and a volume
+/// directory; unmounted (lazily: a container may still hold it) on drop.
+struct SharedTree {
+    dir: PathBuf,
+}
+
+impl SharedTree {
+    fn new(name: &str) -> SharedTree {
+        let dir = tmp_dir().join(format!("{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            &dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some("mode=755"),
+        )
+        .unwrap();
+        let t = SharedTree { dir };
+        nix::mount::mount(
+            None::<&str>,
+            &t.dir,
+            None::<&str>,
+            nix::mount::MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap();
+        let st = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(rootfs())
+            .arg(t.dir.join("rootfs"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        fs::create_dir(t.dir.join("vol")).unwrap();
+        t
+    }
+}
+
+impl Drop for SharedTree {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.dir, nix::mount::MntFlags::MNT_DETACH);
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+/// What a container of `runtime` sees after the host mounts a tmpfs under the volume it got
+/// with this rootfsPropagation: whether the new mount reached it, and the propagation tags of
+/// its / and /vol.
+fn host_mount_seen(
+    runtime: &str,
+    tree: &SharedTree,
+    mode: Option<&str>,
+    n: usize,
+) -> Option<(bool, String)> {
+    let name = format!("prop{n}-{}", mode.unwrap_or("unset"));
+    let mut c = Container::new(&name);
+    c.config["root"] = json!({"path": tree.dir.join("rootfs"), "readonly": true});
+    match mode {
+        Some(m) => c.config["linux"]["rootfsPropagation"] = json!(m),
+        None => {
+            c.config["linux"]
+                .as_object_mut()
+                .unwrap()
+                .remove("rootfsPropagation");
+        }
+    }
+    mounts(&mut c).push(json!({"destination": "/vol", "type": "bind",
+        "source": tree.dir.join("vol"), "options": ["rbind", "rw"]}));
+    c.args(&["sleep", "1000"]);
+    c.write_config();
+    let root = tmp_dir().join(format!("runc-state-{}", std::process::id()));
+    let bin = if runtime == "rt" { rt_bin() } else { "runc" };
+    let call = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.arg("--root").arg(if runtime == "rt" {
+            state_root()
+        } else {
+            root.clone()
+        });
+        cmd.args(args);
+        run_cmd(&mut cmd, &c.bundle)
+    };
+    let out = call(&["run", "-d", "--bundle", c.bundle.to_str().unwrap(), &c.id]);
+    if !out.status.success() {
+        // runc 1.1.5 cannot run an unbindable root (EINVAL binding the rootfs): no control.
+        assert_ne!(runtime, "rt", "rt run, rootfsPropagation {mode:?}: {out:?}");
+        eprintln!(
+            "{runtime} run, rootfsPropagation {mode:?}: {}",
+            out.stderr.trim()
+        );
+        let _ = call(&["delete", "--force", &c.id]);
+        return None;
+    }
+    let state: Value = serde_json::from_str(&call(&["state", &c.id]).ok().stdout).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    let sub = tree.dir.join("vol").join(&name);
+    fs::create_dir(&sub).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let mi = fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    let seen = mi
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(format!("/vol/{name}").as_str()));
+    let tags = |point: &str| {
+        mi.lines()
+            .rfind(|l| l.split(' ').nth(4) == Some(point))
+            .map(|l| {
+                l.split(' ')
+                    .skip(6)
+                    .take_while(|f| *f != "-")
+                    .map(|f| f.split(':').next().unwrap().to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
+    };
+    let shown = format!("/ [{}] /vol [{}]", tags("/"), tags("/vol"));
+    let _ = call(&["delete", "--force", &c.id]);
+    let _ = nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH);
+    let _ = fs::remove_dir_all(&root);
+    Some((seen, shown))
+}
+
+/// runc's default root propagation is rslave, and a volume beside the rootfs on a shared host
+/// mount stays a slave of it: what the host mounts under it after the start reaches the
+/// container (docker's `-v src:dst:rslave`). For every rootfsPropagation value (and none),
+/// what the container sees of such a host mount, and the propagation of its / and the volume,
+/// are runc's (runc runs the same bundles in this test, as the control).
+#[test]
+fn rootfs_propagation_lets_host_mounts_reach_volumes_as_runc_does() {
+    if std::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("runc is not installed (apt-get install -y runc): it is this test's control");
+    }
+    // In a mount namespace of this thread's (the runtimes it starts inherit it): the "host"
+    // mounts it makes are seen by no other test.
+    std::thread::spawn(propagation_cases).join().unwrap();
+}
+
+fn propagation_cases() {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .unwrap();
+    let tree = SharedTree::new("proptree");
+    let modes = [
+        None,
+        Some("rslave"),
+        Some("slave"),
+        Some("rshared"),
+        Some("shared"),
+        Some("rprivate"),
+        Some("private"),
+        Some("runbindable"),
+        Some("unbindable"),
+    ];
+    let mut differ = Vec::new();
+    for (n, mode) in modes.iter().enumerate() {
+        let rt = host_mount_seen("rt", &tree, *mode, n * 2).expect("rt runs it");
+        // runc applies an unbindable mode to / before binding the rootfs, which then fails
+        // (runbindable) or works only because this rootfs is on a mount of its own, whose
+        // privatisation then cuts the volume off too (unbindable): no control for those. rt
+        // makes / unbindable once the binds are made, the volume left as by default.
+        let unbindable = mode.is_some_and(|m| m.ends_with("unbindable"));
+        let runc = match unbindable {
+            true => None,
+            false => host_mount_seen("runc", &tree, *mode, n * 2 + 1),
+        };
+        eprintln!("{mode:?}: rt {rt:?}, runc {runc:?}");
+        match runc {
+            Some(runc) if rt.0 != runc.0 => differ.push(format!(
+                "{mode:?}: host mount seen by rt {}, by runc {} (rt {}, runc {})",
+                rt.0, runc.0, rt.1, runc.1
+            )),
+            Some(_) => {}
+            // The root is unbindable, and recursively so for runbindable, whose volume
+            // (unbindable, so private) sees nothing of the host.
+            None => {
+                assert!(rt.1.starts_with("/ [unbindable"), "{mode:?}: {}", rt.1);
+                if *mode == Some("runbindable") {
+                    assert!(!rt.0, "runbindable: the host's mount reached the volume");
+                }
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    // The default is a slave of the host: the new mount reached it.
+    assert!(
+        host_mount_seen("rt", &tree, None, 100)
+            .expect("rt runs it")
+            .0
+    );
+}
+
+/// podman's `tmpcopyup` (on every tmpfs it generates: `--read-only`, `--tmpfs`, `--mount
+/// type=tmpfs`): the tmpfs starts with a copy of the image's directory, each entry's type,
+/// owner, mode (set-id bits too) and contents kept, the directory's own owner and mode too; the
+/// container's writes land in the tmpfs, never in the image; on a bind it is refused by name.
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_images_directory() {
+    let mut c = Container::new("copyup");
+    let root = c.own_rootfs();
+    let data = root.join("data");
+    fs::create_dir_all(data.join("sub")).unwrap();
+    fs::write(data.join("file"), "content\n").unwrap();
+    fs::write(data.join("sub/deep"), "deep\n").unwrap();
+    std::os::unix::fs::symlink("file", data.join("sym")).unwrap();
+    nix::unistd::mkfifo(
+        &data.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o640),
+    )
+    .unwrap();
+    let chown = |p: &Path, u: u32, g: u32| std::os::unix::fs::lchown(p, Some(u), Some(g)).unwrap();
+    chown(&data.join("file"), 1000, 1000);
+    chown(&data.join("sym"), 1000, 100);
+    chown(&data, 0, 1000);
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(data.join("file"), fs::Permissions::from_mode(0o4755)).unwrap();
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o775)).unwrap();
+    c.config["root"]["readonly"] = json!(true);
+    // podman's own option list for a --tmpfs.
+    mounts(&mut c).push(tmpfs(
+        "/data",
+        &["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"],
+    ));
+    c.sh("cd /data && stat -c '%n %F %u:%g %a' . file sub sub/deep sym fifo && cat file sub/deep \
+          && readlink sym && echo new > fresh && cat fresh && grep ' /data ' /proc/self/mountinfo | cut -d' ' -f9");
+    let out = c.run().ok();
+    assert_eq!(
+        out.stdout,
+        ". directory 0:1000 775\n\
+         file regular file 1000:1000 4755\n\
+         sub directory 0:0 755\n\
+         sub/deep regular file 0:0 644\n\
+         sym symbolic link 1000:100 777\n\
+         fifo fifo 0:0 640\n\
+         content\ndeep\nfile\nnew\ntmpfs\n"
+    );
+    assert!(!data.join("fresh").exists(), "the write reached the image");
+    // A runtime-side option is never handed to the kernel as data: on a bind it is refused.
+    let mut c = Container::new("copyup-bind");
+    let src = c.bundle.join("src");
+    fs::create_dir(&src).unwrap();
+    mounts(&mut c).push(bind(&src, "/mnt", &["bind", "tmpcopyup"]));
+    c.run().fails_with("tmpcopyup applies to tmpfs mounts only");
+}
+
+/// The other runtime-side options managers send: `nosymfollow` (no symlink on the mount is
+/// followed), `copy-symlink` (a symlink as a bind's source is made again, not followed),
+/// `src-nofollow` (the symlink itself is bound), `dest-nofollow` (a symlink at the destination is
+/// mounted over, not followed out of it).
+#[test]
+fn symlink_mount_options_do_what_they_say() {
+    let mut c = Container::new("symopts");
+    let root = c.own_rootfs();
+    c.config["root"]["readonly"] = json!(true);
+    let host = c.bundle.join("host");
+    fs::create_dir(&host).unwrap();
+    fs::write(host.join("file"), "host file\n").unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", host.join("link")).unwrap();
+    // In the image: /mnt/d points at /etc, where a followed mount would land.
+    fs::create_dir_all(root.join("mnt")).unwrap();
+    std::os::unix::fs::symlink("/etc", root.join("mnt/d")).unwrap();
+    let m = mounts(&mut c);
+    m.push(tmpfs("/ns", &["nosymfollow"]));
+    m.push(bind(
+        host.join("link"),
+        "/mnt/copied",
+        &["bind", "copy-symlink"],
+    ));
+    m.push(bind(
+        host.join("link"),
+        "/mnt/bound",
+        &["bind", "src-nofollow"],
+    ));
+    m.push(bind(
+        host.join("file"),
+        "/mnt/d",
+        &["bind", "dest-nofollow"],
+    ));
+    c.sh(
+        "grep -c ' /ns .*nosymfollow' /proc/self/mountinfo; ln -s /etc/hostname /ns/l; \
+          cat /ns/l 2>&1 | grep -c 'symbolic links'; readlink /mnt/copied; readlink /mnt/bound; \
+          cat /mnt/d; test -d /etc && echo etc-untouched",
+    );
+    let out = c.run().ok();
+    assert_eq!(
+        out.stdout,
+        "1\n1\n/etc/hostname\n/etc/hostname\nhost file\netc-untouched\n"
+    );
+}
+
 #[test]
 fn rootfs_propagation_applies_to_root_and_its_r_form_to_submounts() {
     type Check = fn(&Mnt) -> bool;

@@ -21,6 +21,9 @@ pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
 pub const MOUNT_ATTR_IDMAP: u64 = 0x10_0000;
 pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x20_0000;
 
+/// mount(2)'s MS_NOSYMFOLLOW (Linux 5.10), which nix does not name.
+pub const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(0x100);
+
 const AT_EMPTY_PATH: u32 = 0x1000;
 const AT_RECURSIVE: u32 = 0x8000;
 const OPEN_TREE_CLONE: u32 = 1;
@@ -52,6 +55,7 @@ pub fn replacing(flags: MsFlags, keep: u64) -> MountAttr {
         (MsFlags::MS_NODEV, MOUNT_ATTR_NODEV),
         (MsFlags::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
         (MsFlags::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+        (MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW),
     ] {
         if flags.contains(ms) {
             set |= attr;
@@ -77,6 +81,7 @@ pub fn replacing(flags: MsFlags, keep: u64) -> MountAttr {
         | MOUNT_ATTR_NODEV
         | MOUNT_ATTR_NOEXEC
         | MOUNT_ATTR_NODIRATIME
+        | MOUNT_ATTR_NOSYMFOLLOW
         | MOUNT_ATTR_ATIME;
     MountAttr {
         attr_set: set,
@@ -181,6 +186,15 @@ pub fn clone_tree(src: &str, recursive: bool) -> Result<OwnedFd> {
     open_tree(libc::AT_FDCWD, &c, flags, &|| format!("{src:?}"))
 }
 
+/// A detached bind of the symlink `src` itself (`src-nofollow`), not of what it points to.
+pub fn clone_link(src: &str) -> Result<OwnedFd> {
+    let c = cstr(src)?;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_SYMLINK_NOFOLLOW as u32;
+    open_tree(libc::AT_FDCWD, &c, flags, &|| {
+        format!("{src:?} (not followed)")
+    })
+}
+
 /// A detached copy of what the descriptor `fd` refers to (a file or a directory, not
 /// necessarily a mount's root): a bind mount of exactly that, with no path looked up.
 pub fn clone_fd(fd: RawFd, recursive: bool) -> Result<OwnedFd> {
@@ -250,7 +264,7 @@ pub fn new_fs(
         errno: nix::errno::Errno::last(),
         what,
     };
-    let flags = MsFlags::from_bits_truncate(flags);
+    let flags = MsFlags::from_bits_retain(flags);
     let c = |s: &str| {
         CString::new(s).map_err(|_| FsError {
             errno: nix::errno::Errno::EINVAL,
@@ -349,7 +363,15 @@ mod tests {
         assert_eq!(a.attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID);
         assert_eq!(
             a.attr_clr,
-            MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_ATIME
+            MOUNT_ATTR_NODEV
+                | MOUNT_ATTR_NOEXEC
+                | MOUNT_ATTR_NODIRATIME
+                | MOUNT_ATTR_NOSYMFOLLOW
+                | MOUNT_ATTR_ATIME
+        );
+        assert_eq!(
+            replacing(MS_NOSYMFOLLOW, 0).attr_set & MOUNT_ATTR_NOSYMFOLLOW,
+            MOUNT_ATTR_NOSYMFOLLOW
         );
         // rw: read-only cleared.
         let a = replacing(MsFlags::MS_NODEV, 0);

@@ -17,7 +17,9 @@ use std::path::Path;
 
 pub fn mount(dest: &Path, target: &Target, p: &Parsed, opts: &Options) -> Result<()> {
     let shown = dest.display().to_string();
-    let flags = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let flags = p
+        .flags
+        .difference(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let cg = &opts.cgroups;
     let pure_v2 = cg.hierarchies.len() == 1 && cg.hierarchies[0].v2;
     if pure_v2 {

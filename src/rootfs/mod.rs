@@ -3,6 +3,7 @@
 //! and a read-only root.
 
 mod cgroupfs;
+mod copyup;
 mod devices;
 pub mod host_ns;
 mod masked;
@@ -62,7 +63,7 @@ pub fn setup(
         };
         mount(NONE, "/", NONE, early, NONE)
             .sys(|| "set the propagation of / (rootfsPropagation)")?;
-        pivot::make_parent_private(rootfs)?;
+        pivot::make_parent_unshared(rootfs)?;
         mount(
             Some(rootfs),
             rootfs,

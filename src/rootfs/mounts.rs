@@ -29,13 +29,24 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) 
         return super::cgroupfs::mount(dest, &target, &parsed, opts);
     }
     if parsed.is_bind() {
+        if parsed.ext.tmpcopyup {
+            bail!("mount on {shown:?}: tmpcopyup applies to tmpfs mounts only");
+        }
         let src = source.clone().unwrap_or_default();
-        let meta =
-            std::fs::metadata(&src).sys(|| format!("bind mount source {src:?} for {shown:?}"))?;
-        let target = if meta.is_dir() {
-            root.mkdir_all(dest)?
-        } else {
-            root.create_file(dest, 0o644)?
+        let link = std::fs::symlink_metadata(&src)
+            .sys(|| format!("bind mount source {src:?} for {shown:?}"))?;
+        if link.file_type().is_symlink() && parsed.ext.copy_symlink {
+            return copy_symlink(root, &src, dest);
+        }
+        let meta = match parsed.ext.src_nofollow {
+            true => link,
+            false => std::fs::metadata(&src)
+                .sys(|| format!("bind mount source {src:?} for {shown:?}"))?,
+        };
+        let target = match (parsed.ext.dest_nofollow, meta.is_dir()) {
+            (true, dir) => root.entry_nofollow(dest, dir)?,
+            (false, true) => root.mkdir_all(dest)?,
+            (false, false) => root.create_file(dest, 0o644)?,
         };
         // Again on the resolved path: a symlink in the image may lead into /proc.
         let inside = root.inside(&target)?;
@@ -46,8 +57,15 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) 
         if parsed.idmap.is_some() {
             bail!("mount on {shown:?}: idmap and ridmap apply to bind mounts only");
         }
-        let target = match typ {
-            "proc" | "sysfs" => root.plain_dir(dest, &format!("filesystem {typ:?}"))?,
+        if parsed.ext.copy_symlink || parsed.ext.src_nofollow {
+            bail!("mount on {shown:?}: copy-symlink and src-nofollow apply to bind mounts only");
+        }
+        if parsed.ext.tmpcopyup && typ != "tmpfs" {
+            bail!("mount on {shown:?}: tmpcopyup applies to tmpfs mounts only");
+        }
+        let target = match (typ, parsed.ext.dest_nofollow) {
+            ("proc" | "sysfs", _) => root.plain_dir(dest, &format!("filesystem {typ:?}"))?,
+            (_, true) => root.entry_nofollow(dest, true)?,
             _ => root.mkdir_all(dest)?,
         };
         let inside = root.inside(&target)?;
@@ -61,7 +79,8 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) 
                 data.push(format!("context={label}"));
             }
         }
-        let flags = parsed.flags & !MsFlags::MS_REMOUNT;
+        // difference, not `& !`: bitflags' `!` drops the bits nix does not name (MS_NOSYMFOLLOW).
+        let flags = parsed.flags.difference(MsFlags::MS_REMOUNT);
         let fs = match mountapi::new_fs(typ, Some(&src), &data, flags.bits()) {
             Ok(fs) => fs,
             // sysfs cannot be mounted without a private network namespace in a user namespace:
@@ -74,6 +93,9 @@ pub fn mount_one(root: &Root, m: &Mount, opts: &Options, userns: Option<RawFd>) 
             }
             Err(e) => return Err(e).with_context(|| format!("mount {src:?} on {shown:?}")),
         };
+        if parsed.ext.tmpcopyup {
+            copy_up(&target, &fs, &parsed, &inside)?;
+        }
         place(fs, dest, &target, &parsed)
     }
 }
@@ -98,6 +120,49 @@ fn place(tree: OwnedFd, dest: &Path, target: &Target, p: &Parsed) -> Result<()> 
             .with_context(|| format!("set propagation of {shown:?}"))?;
     }
     Ok(())
+}
+
+/// `tmpcopyup`: what the image has at the destination goes into the new (still detached) tmpfs.
+fn copy_up(target: &Target, tmpfs: &OwnedFd, p: &Parsed, inside: &Path) -> Result<()> {
+    let open = |fd: &OwnedFd, what: &str| {
+        nix::fcntl::openat(
+            fd,
+            ".",
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .sys(|| format!("tmpcopyup: open {what} {:?}", inside.display().to_string()))
+    };
+    let src = open(&target.fd, "the image's")?;
+    let dst = open(tmpfs, "the tmpfs for")?;
+    // mode=, uid= or gid= in the options say what the tmpfs root is; else the image's directory.
+    let own_root = !p
+        .data
+        .iter()
+        .any(|o| o.starts_with("mode=") || o.starts_with("uid=") || o.starts_with("gid="));
+    super::copyup::copy(&src, &dst, own_root, inside)
+}
+
+/// `copy-symlink` with a symlink as the source: the same symlink at the destination.
+fn copy_symlink(root: &Root, src: &str, dest: &Path) -> Result<()> {
+    let shown = dest.display().to_string();
+    let link = std::fs::read_link(src).sys(|| format!("readlink {src:?}"))?;
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        bail!("mount on {shown:?}: copy-symlink needs a destination with a last component");
+    };
+    let dir = root.mkdir_all(parent)?;
+    match nix::unistd::symlinkat(link.as_os_str(), &dir.fd, name) {
+        Ok(()) => Ok(()),
+        // The same symlink already there is fine; anything else in the way is not replaced.
+        Err(nix::errno::Errno::EEXIST)
+            if nix::fcntl::readlinkat(&dir.fd, name).is_ok_and(|l| l == link.as_os_str()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e).sys(|| format!("copy-symlink: symlink {shown:?} -> {:?}", link.display())),
+    }
 }
 
 /// A mount whose destination resolves to the container's root (`/data/x -> /` planted in a
@@ -176,7 +241,11 @@ fn bind(
 ) -> Result<()> {
     let shown = dest.display().to_string();
     let rec = p.flags.contains(MsFlags::MS_REC);
-    let tree = mountapi::clone_tree(src, rec)
+    let tree =
+        match p.ext.src_nofollow && std::fs::symlink_metadata(src).is_ok_and(|m| m.is_symlink()) {
+            true => mountapi::clone_link(src),
+            false => mountapi::clone_tree(src, rec),
+        }
         .with_context(|| format!("bind mount {src:?} on {shown:?}"))?;
     if let Some(recursive) = p.idmap {
         let Some(ns) = userns else {
@@ -191,7 +260,9 @@ fn bind(
             .with_context(|| format!("idmap {src:?} for {shown:?}"))?;
     }
     // Flags other than bind replace the new mount's own (its top only, as mount(2)'s remount).
-    let extra = p.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let extra = p
+        .flags
+        .difference(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
         mountapi::replace_flags(&tree, extra, opts.in_userns)
             .with_context(|| format!("set the options of {shown:?}"))?;

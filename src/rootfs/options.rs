@@ -17,7 +17,24 @@ pub struct Parsed {
     pub attr_clr: u64,
     /// `idmap` (false) or `ridmap` (true).
     pub idmap: Option<bool>,
+    /// Options the runtime carries out itself (never data for the kernel).
+    pub ext: Extensions,
 }
+
+/// The runtime-side options managers send (podman, crun's extensions), by name.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Extensions {
+    /// `tmpcopyup`: the new tmpfs starts with a copy of what the image has there.
+    pub tmpcopyup: bool,
+    /// `copy-symlink`: a bind whose source is a symlink makes that symlink instead.
+    pub copy_symlink: bool,
+    /// `src-nofollow`: a symlink as the bind's source is bound itself, not followed.
+    pub src_nofollow: bool,
+    /// `dest-nofollow`: a symlink at the destination is mounted over, not followed.
+    pub dest_nofollow: bool,
+}
+
+const EXTENSIONS: &[&str] = &["tmpcopyup", "copy-symlink", "src-nofollow", "dest-nofollow"];
 
 impl Parsed {
     pub fn is_bind(&self) -> bool {
@@ -49,6 +66,7 @@ const FLAGS: &[(&str, bool, MsFlags)] = &[
     ("norelatime", false, MsFlags::MS_RELATIME),
     ("nostrictatime", false, MsFlags::MS_STRICTATIME),
     ("nosuid", true, MsFlags::MS_NOSUID),
+    ("nosymfollow", true, MS_NOSYMFOLLOW),
     ("rbind", true, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
     ("relatime", true, MsFlags::MS_RELATIME),
     ("remount", true, MsFlags::MS_REMOUNT),
@@ -57,6 +75,7 @@ const FLAGS: &[(&str, bool, MsFlags)] = &[
     ("silent", true, MsFlags::MS_SILENT),
     ("strictatime", true, MsFlags::MS_STRICTATIME),
     ("suid", false, MsFlags::MS_NOSUID),
+    ("symfollow", false, MS_NOSYMFOLLOW),
     ("sync", true, MsFlags::MS_SYNCHRONOUS),
 ];
 
@@ -103,6 +122,7 @@ pub fn known() -> Vec<&'static str> {
     v.extend(PROPAGATION.iter().map(|(n, _)| *n));
     v.extend(RECURSIVE.iter().map(|(n, _, _)| *n));
     v.extend(IDMAP.iter().map(|(n, _)| *n));
+    v.extend(EXTENSIONS);
     v.sort_unstable();
     v
 }
@@ -124,13 +144,14 @@ pub fn parse(options: &[String]) -> Result<Parsed> {
         attr_set: 0,
         attr_clr: 0,
         idmap: None,
+        ext: Extensions::default(),
     };
     for o in options {
         if let Some(&(_, set, f)) = FLAGS.iter().find(|(n, _, _)| n == o) {
             if set {
                 p.flags |= f;
             } else {
-                p.flags &= !f;
+                p.flags.remove(f);
             }
         } else if let Some(&(_, f)) = PROPAGATION.iter().find(|(n, _)| n == o) {
             p.propagation.push(f);
@@ -152,6 +173,17 @@ pub fn parse(options: &[String]) -> Result<Parsed> {
             }
         } else if let Some(&(_, recursive)) = IDMAP.iter().find(|(n, _)| n == o) {
             p.idmap = Some(recursive);
+        } else if o.starts_with("idmap=") || o.starts_with("ridmap=") {
+            // crun's inline form (idmap=uids=0-1000-10;gids=...): the spec's way is the
+            // mount's uidMappings and gidMappings, which rt reads.
+            bail!("mount option {o:?}: mappings in the option are not supported; give the mount uidMappings and gidMappings with \"idmap\"");
+        } else if EXTENSIONS.contains(&o.as_str()) {
+            match o.as_str() {
+                "tmpcopyup" => p.ext.tmpcopyup = true,
+                "copy-symlink" => p.ext.copy_symlink = true,
+                "src-nofollow" => p.ext.src_nofollow = true,
+                _ => p.ext.dest_nofollow = true,
+            }
         } else {
             p.data.push(o.clone());
         }
@@ -223,6 +255,25 @@ mod tests {
         }
         let p = parse(&opts(&["size=64k"])).unwrap();
         assert_eq!(p.data, opts(&["size=64k"]));
+    }
+
+    #[test]
+    fn runtime_options_are_the_runtimes_never_data() {
+        let p = parse(&opts(&[
+            "tmpcopyup",
+            "copy-symlink",
+            "src-nofollow",
+            "dest-nofollow",
+            "nosymfollow",
+            "rw",
+        ]))
+        .unwrap();
+        assert!(p.data.is_empty(), "{:?}", p.data);
+        assert!(p.ext.tmpcopyup && p.ext.copy_symlink && p.ext.src_nofollow && p.ext.dest_nofollow);
+        // Cleared flags keep the bits nix has no name for.
+        assert!(p.flags.contains(crate::mountapi::MS_NOSYMFOLLOW));
+        let e = parse(&opts(&["idmap=uids=0-1000-10;gids=0-1000-10"])).unwrap_err();
+        assert!(e.to_string().contains("uidMappings"), "{e}");
     }
 
     #[test]

@@ -202,6 +202,53 @@ impl Root {
         Ok(cur)
     }
 
+    /// `p` itself even when it is a symlink (`dest-nofollow`): its parent resolved inside the
+    /// root, made where missing; `p` made (a directory, or an empty file) when missing.
+    pub fn entry_nofollow(&self, p: &Path, dir: bool) -> Result<Target> {
+        let shown = p.display().to_string();
+        let r = rel(p);
+        let (Some(parent), Some(name)) = (r.parent(), r.file_name()) else {
+            bail!("dest-nofollow: {shown:?} has no last component");
+        };
+        let parent = self.mkdir_all(&Path::new("/").join(parent))?;
+        let open = || {
+            nix::fcntl::openat2(
+                &parent.fd,
+                name,
+                OpenHow::new()
+                    .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+                    .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS),
+            )
+        };
+        match open() {
+            Ok(fd) => return Ok(Target { fd }),
+            Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(e).sys(|| format!("open {shown:?} in rootfs")),
+        }
+        let made = if dir {
+            nix::sys::stat::mkdirat(&parent.fd, name, Mode::from_bits_truncate(0o755))
+        } else {
+            nix::fcntl::openat(
+                &parent.fd,
+                name,
+                OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_WRONLY
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map(drop)
+        };
+        match made {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e).sys(|| format!("create {shown:?} in rootfs")),
+        }
+        Ok(Target {
+            fd: open().sys(|| format!("open {shown:?} in rootfs"))?,
+        })
+    }
+
     /// Resolve a file, creating it empty (and its parents) when missing.
     pub fn create_file(&self, p: &Path, mode: u32) -> Result<Target> {
         if let Ok(t) = self.resolve(p) {

@@ -10,22 +10,34 @@ use std::path::Path;
 
 const NONE: Option<&str> = None;
 
-/// pivot_root refuses a new root whose parent mount is shared: make that parent private.
-pub fn make_parent_private(rootfs: &Path) -> Result<()> {
+/// pivot_root refuses a new root whose parent mount is shared: make that parent private, if it
+/// is (as runc: only then). Left as it is otherwise: after the default rslave of `/`, it is a
+/// slave of the host's mount, and so is everything bound from it (the rootfs, volumes beside
+/// it), which then still sees what the host mounts under a volume later.
+pub fn make_parent_unshared(rootfs: &Path) -> Result<()> {
     let mi = std::fs::read_to_string("/proc/self/mountinfo").sys(|| "read /proc/self/mountinfo")?;
-    let mut best: Option<String> = None;
+    // (mount point, shared): the last (topmost) of the longest mount points above the rootfs.
+    let mut best: Option<(String, bool)> = None;
     for line in mi.lines() {
-        let Some(mp) = line.split(' ').nth(4) else {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(mp) = fields.get(4) else {
             continue;
         };
         let mp = crate::cgroups::unescape_mountinfo(mp);
-        if rootfs.starts_with(&mp) && best.as_ref().is_none_or(|b| mp.len() > b.len()) {
-            best = Some(mp);
+        let shared = fields
+            .iter()
+            .skip(6)
+            .take_while(|f| **f != "-")
+            .any(|f| f.starts_with("shared:"));
+        if rootfs.starts_with(&mp) && best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
+            best = Some((mp, shared));
         }
     }
-    let parent = best.unwrap_or_else(|| "/".to_string());
-    mount(NONE, parent.as_str(), NONE, MsFlags::MS_PRIVATE, NONE)
-        .sys(|| format!("make the rootfs' parent mount {parent:?} private"))
+    match best {
+        Some((parent, true)) => mount(NONE, parent.as_str(), NONE, MsFlags::MS_PRIVATE, NONE)
+            .sys(|| format!("make the rootfs' parent mount {parent:?} private")),
+        _ => Ok(()),
+    }
 }
 
 /// pivot_root onto the rootfs the descriptor `new` was opened on, before any mount was made in
