@@ -366,6 +366,44 @@ fn each_hook_gets_its_own_args_and_env_and_nothing_of_rts() {
     }
 }
 
+/// The hooks that run in the container (createContainer, startContainer) and have no `env` of
+/// their own get the container process's environment, as runc's do (youki's contest checks
+/// it: the hook tests `$ONE` and `$FOO`); with an `env`, exactly that. The runtime's own
+/// environment reaches neither.
+#[test]
+fn container_namespace_hooks_without_env_get_the_processs() {
+    for (kind, with_env) in [
+        ("startContainer", false),
+        ("startContainer", true),
+        ("createContainer", false),
+    ] {
+        let mut c = Container::new("hook-penv");
+        c.config["process"]["env"] = json!(["PATH=/bin", "ONE=two", "FOO=bar"]);
+        c.args(&["sleep", "1000"]);
+        let check = match with_env {
+            false => r#"test "$ONE" = two && test "$FOO" = bar && test -z "$RT_HOOK_SECRET""#,
+            true => r#"test "$HOOK_VAR" = x && test -z "$ONE""#,
+        };
+        let mut hook = json!({"path": "/bin/sh", "args": ["sh", "-c", check]});
+        if with_env {
+            hook["env"] = json!(["HOOK_VAR=x"]);
+        }
+        c.config["hooks"] = json!({ kind: [hook] });
+        c.write_config();
+        let mut cmd = std::process::Command::new(rt_bin());
+        cmd.arg("--root")
+            .arg(state_root())
+            .args(["create", "--bundle", c.bundle.to_str().unwrap(), &c.id])
+            .env("RT_HOOK_SECRET", "caller's");
+        let out = run_cmd(&mut cmd, &c.bundle);
+        assert!(out.status.success(), "{kind} (env {with_env}): {out:?}");
+        let out = c.start();
+        assert!(out.status.success(), "{kind} (env {with_env}): {out:?}");
+        assert_eq!(c.status(), "running", "{kind} (env {with_env})");
+        c.rt(&["delete", "--force", &c.id]).ok();
+    }
+}
+
 /// A hook that fails loudly after noting the pid namespace of the container it was given.
 fn failing_hook(kind: &str, dir: &str, in_container: bool) -> Value {
     let note = if in_container {

@@ -656,13 +656,15 @@ fn bad_bundles_fail_cleanly_naming_the_field_or_path() {
             let what = format!("{} ({cmd})", case.name);
             assert_eq!(out.code(), 1, "{what}: expected exit 1: {out:?}");
             assert!(
-                out.stderr.contains(&case.want),
+                out.error_text().contains(&case.want),
                 "{what}: stderr lacks {:?}: {out:?}",
                 case.want
             );
+            // runc's form: one log line, its message naming the command.
             assert!(
-                out.stderr.starts_with(&format!("{cmd}: ")) && out.stderr.lines().count() == 1,
-                "{what}: not one line naming the command: {out:?}"
+                out.stderr.contains(&format!(" level=error msg=\"{cmd}: "))
+                    && out.stderr.lines().count() == 1,
+                "{what}: not one error line naming the command: {out:?}"
             );
             assert!(
                 start.elapsed() < Duration::from_secs(10),
@@ -778,7 +780,7 @@ fn huge_argument_lists_and_environments_work_up_to_the_kernel_limit() {
     assert_eq!(out.code(), 1, "{out:?}");
     // (The init also writes it to the container's stderr, which `run` shares.)
     assert!(
-        out.stderr
+        out.error_text()
             .contains("run: exec \"/bin/true\": argument list too long"),
         "{out:?}"
     );
@@ -896,7 +898,7 @@ fn a_bad_process_file_names_the_field() {
         let out = s.rt(&["exec", "--process", file.to_str().unwrap(), &c.id]);
         // As runc, a failed exec exits 255.
         assert_eq!(out.code(), 255, "{out:?}");
-        assert!(out.stderr.contains(want), "{want}: {out:?}");
+        assert!(out.error_text().contains(want), "{want}: {out:?}");
     }
     s.rt(&["delete", "--force", &c.id]).ok();
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use serde_json::json;
 
 #[test]
 fn run_returns_the_exit_code() {
@@ -487,6 +488,119 @@ fn a_created_container_is_deleted_only_with_force() {
             "parked init {pid} survived delete --force"
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Tools match on runc's words: for a container that does not exist or is in the wrong state,
+/// rt's error is runc's (`container "x" does not exist`, `container not running`, ...), on a
+/// log line that says `level=error`, as runc's stderr has it, and exits 1.
+#[test]
+fn errors_about_a_containers_state_are_worded_as_runcs() {
+    let c = Container::new("wording");
+    let missing: &[(&[&str], &str)] = &[
+        (&["state", "w-none"], "container \"w-none\" does not exist"),
+        (&["start", "w-none"], "container \"w-none\" does not exist"),
+        (&["kill", "w-none"], "container \"w-none\" does not exist"),
+        (&["delete", "w-none"], "container \"w-none\" does not exist"),
+        (&["ps", "w-none"], "container \"w-none\" does not exist"),
+        (&["pause", "w-none"], "container \"w-none\" does not exist"),
+    ];
+    for (args, words) in missing {
+        let out = rt(args);
+        assert_eq!(out.code(), 1, "{args:?}: {out:?}");
+        assert!(out.stderr.contains("level=error"), "{args:?}: {out:?}");
+        assert!(out.error_text().contains(words), "{args:?}: {out:?}");
+    }
+    let mut c = c;
+    c.args(&["sleep", "1000"]);
+    c.create().ok();
+    c.rt(&["resume", &c.id]).fails_with("container not paused");
+    c.start().ok();
+    c.start()
+        .fails_with("cannot start an already running container");
+    c.delete().fails_with(&format!(
+        "cannot delete container {} that is not stopped: running",
+        c.id
+    ));
+    c.rt(&["kill", &c.id, "KILL"]).ok();
+    c.wait_status("stopped");
+    c.rt(&["kill", &c.id, "KILL"])
+        .fails_with("container not running");
+    c.start()
+        .fails_with("cannot start a container that has stopped");
+    c.rt(&["pause", &c.id]).fails_with("container not running");
+    let out = c.rt(&["exec", &c.id, "true"]);
+    assert_eq!(out.code(), 255, "{out:?}");
+    assert!(
+        out.error_text()
+            .contains("cannot exec in a stopped container"),
+        "{out:?}"
+    );
+    c.delete().ok();
+}
+
+/// linux.memoryPolicy (runtime-spec 1.3): the NUMA policy the kernel shows for the process's
+/// memory (/proc/self/numa_maps), for each mode and with flags; MPOL_DEFAULT with no nodes is
+/// accepted; a mode that needs nodes without any, an unknown mode or flag, and nodes the
+/// kernel refuses fail create with the field named.
+#[test]
+fn memory_policy_is_what_numa_maps_shows() {
+    let good = [
+        (json!({"mode": "MPOL_BIND", "nodes": "0"}), "bind:0"),
+        (
+            json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}),
+            "interleave:0",
+        ),
+        (
+            json!({"mode": "MPOL_PREFERRED", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES"]}),
+            "prefer=relative:0",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}),
+            "bind=static:0",
+        ),
+        (json!({"mode": "MPOL_DEFAULT", "nodes": ""}), "default"),
+        (json!({"mode": "MPOL_DEFAULT"}), "default"),
+        (json!({"mode": "MPOL_LOCAL"}), "local"),
+    ];
+    for (policy, want) in good {
+        let mut c = Container::new("mempolicy");
+        c.config["linux"]["memoryPolicy"] = policy.clone();
+        c.sh("head -1 /proc/self/numa_maps | cut -d' ' -f2");
+        let out = c.run().ok();
+        assert_eq!(out.stdout.trim(), want, "{policy}");
+    }
+    let bad = [
+        (
+            json!({"mode": "MPOL_BIND"}),
+            "MPOL_BIND needs at least one node",
+        ),
+        (
+            json!({"mode": "MPOL_LOCAL", "nodes": "0"}),
+            "MPOL_LOCAL takes no nodes",
+        ),
+        (
+            json!({"mode": "INTERLEAVE", "nodes": "0"}),
+            "linux.memoryPolicy.mode",
+        ),
+        (
+            json!({"mode": "MPOL_PREFERRED", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES", "badflag"]}),
+            "linux.memoryPolicy.flags",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "5-x"}),
+            "linux.memoryPolicy.nodes",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "1000"}),
+            "set_mempolicy MPOL_BIND",
+        ),
+    ];
+    for (policy, want) in bad {
+        let mut c = Container::new("mempolicy-bad");
+        c.config["linux"]["memoryPolicy"] = policy.clone();
+        c.run().fails_with(want);
+        assert!(!state_root().join(&c.id).exists());
     }
 }
 

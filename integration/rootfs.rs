@@ -1314,6 +1314,25 @@ fn masking_refuses_a_fake_dev_null() {
     assert_eq!(fs::read_to_string(dev.join("null")).unwrap(), "secret\n");
 }
 
+/// An image whose /proc or /sys is a symlink: refused, as runc refuses it ("must be mounted
+/// on ordinary directory"), with exit 1 and at once (it used to hang), and nothing left.
+#[test]
+fn proc_or_sys_as_a_symlink_is_refused() {
+    for (dir, fs_type) in [("proc", "proc"), ("sys", "sysfs")] {
+        let mut c = Container::new(&format!("symlinked-{dir}"));
+        let root = c.own_rootfs();
+        fs::remove_dir_all(root.join(dir)).unwrap();
+        fs::create_dir_all(root.join("elsewhere")).unwrap();
+        symlink("/elsewhere", root.join(dir)).unwrap();
+        let start = std::time::Instant::now();
+        c.run().fails_with(&format!(
+            "filesystem \"{fs_type}\" must be mounted on an ordinary directory"
+        ));
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        assert_no_state(&c);
+    }
+}
+
 #[test]
 fn only_procfs_may_be_mounted_on_proc() {
     let g = HostGuard::new("proc");

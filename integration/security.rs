@@ -610,6 +610,47 @@ fn notify_sends_the_fd_and_the_agent_answers_early_load() {
     notify_answers_mkdir(false);
 }
 
+/// A seccomp agent that waits for its fd before anyone calls `start` (youki's contest does; an
+/// agent that must be ready before the workload runs would): the fd arrives during `create`,
+/// with and without noNewPrivileges, and the process then runs under the agent's answers.
+/// (With noNewPrivileges the filter used to be loaded at exec, after `start`: the caller
+/// waited forever.)
+#[test]
+fn notify_fd_arrives_during_create() {
+    for nnp in [true, false] {
+        let mut c = Container::new("sc-notify-create");
+        let sock = c.bundle.join("agent.sock");
+        let listener = UnixListener::bind(&sock).unwrap();
+        c.config["process"]["noNewPrivileges"] = json!(nnp);
+        seccomp(
+            &mut c,
+            json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "listenerPath": sock,
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+            }),
+        );
+        c.sh("mkdir /x 2>&1; echo mkdir=$?");
+        c.create().ok();
+        // Before start: the state and the fd are already there (bounded by receive_state).
+        let (state, fd) = receive_state(&listener);
+        assert_eq!(state["fds"], json!(["seccompFd"]), "nnp {nnp}: {state}");
+        assert_eq!(c.status(), "created", "nnp {nnp}");
+        c.start().ok();
+        wait_readable(fd.as_raw_fd(), 15, "seccomp notification");
+        let req = libseccomp::ScmpNotifReq::receive(fd.as_raw_fd()).expect("NOTIF_RECV");
+        libseccomp::ScmpNotifResp::new_error(
+            req.id,
+            -libc::EXDEV,
+            libseccomp::ScmpNotifRespFlags::empty(),
+        )
+        .respond(fd.as_raw_fd())
+        .expect("NOTIF_SEND");
+        c.wait_status("stopped");
+        c.delete().ok();
+    }
+}
+
 #[test]
 fn notify_listener_gets_the_fd_of_an_exec_process_too() {
     let mut c = Container::new("sc-notify-exec");

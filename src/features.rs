@@ -2,8 +2,7 @@
 //! list is read from the table the implementation itself uses, so the document cannot claim more
 //! or less than rt does; the booleans point at the code that makes them true.
 //!
-//! Left out: `annotations` and `potentiallyUnsafeConfigAnnotations` (rt acts on no annotation)
-//! and `linux.memoryPolicy` (refused by bundle validation, and it has no `enabled` to say so).
+//! Left out: `annotations` and `potentiallyUnsafeConfigAnnotations` (rt acts on no annotation).
 
 use serde::Serialize;
 
@@ -29,6 +28,13 @@ pub struct Linux {
     pub intel_rdt: Enabled,
     pub mount_extensions: MountExtensions,
     pub net_devices: Enabled,
+    pub memory_policy: MemoryPolicy,
+}
+
+#[derive(Serialize, Debug)]
+pub struct MemoryPolicy {
+    pub modes: Vec<String>,
+    pub flags: Vec<String>,
 }
 
 #[derive(Serialize, Debug)]
@@ -111,6 +117,11 @@ pub fn document() -> Features {
                 idmap: enabled(true),
             },
             net_devices: enabled(implemented("/linux/netDevices")),
+            // process/mempolicy.rs: its own tables of modes and flags.
+            memory_policy: {
+                let (modes, flags) = crate::process::mempolicy::known();
+                MemoryPolicy { modes, flags }
+            },
         },
     }
 }

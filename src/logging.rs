@@ -110,18 +110,25 @@ pub fn warn(msg: &str) {
     emit("warning", msg);
 }
 
-/// The final error of a command: logged (so that the log file's last `error` line names it, which
-/// containerd shows to its user) and always printed plainly on stderr, as runc does.
+/// The final error of a command, as runc reports it: with `--log`, logged there (its last
+/// `error` line is what containerd shows its user) and printed plainly on stderr; without, the
+/// log line itself on stderr (`time="..." level=error msg="..."`), which tools match on.
 pub fn fatal(msg: &str) {
     if DETACHED.load(Ordering::Relaxed) {
         return;
     }
-    if let Some(l) = LOGGER.get() {
-        if l.file.is_some() {
+    match LOGGER.get() {
+        Some(l) if l.file.is_some() => {
             emit("error", msg);
+            let _ = writeln!(std::io::stderr(), "{msg}");
+        }
+        Some(l) => {
+            let _ = std::io::stderr().write_all(line(l.format, "error", msg).as_bytes());
+        }
+        None => {
+            let _ = std::io::stderr().write_all(line(Format::Text, "error", msg).as_bytes());
         }
     }
-    let _ = writeln!(std::io::stderr(), "{msg}");
 }
 
 #[cfg(test)]

@@ -78,10 +78,25 @@ impl Output {
     pub fn fails_with(self, needle: &str) -> Self {
         assert_eq!(self.code(), 1, "expected exit 1: {self:?}");
         assert!(
-            self.stderr.contains(needle),
+            self.error_text().contains(needle),
             "stderr lacks {needle:?}: {self:?}"
         );
         self
+    }
+
+    /// stderr with each runc-style log line replaced by its message, unquoted: rt reports its
+    /// final error as `time="..." level=error msg="..."` when it has no --log file, as runc does.
+    pub fn error_text(&self) -> String {
+        self.stderr
+            .lines()
+            .map(|l| match l.split_once(" msg=") {
+                Some((head, quoted)) if head.starts_with("time=") => {
+                    serde_json::from_str::<String>(quoted).unwrap_or_else(|_| l.to_string())
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 

@@ -27,6 +27,13 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     let path = dir.join("config.json");
     let raw = read_config(&path)?;
     let mut spec = parse(&raw).with_context(|| format!("parse {}", path.display()))?;
+    if let Some(p) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
+        crate::process::mempolicy::validate(p)?;
+    }
     config::bind_sources_in(&mut spec, &dir);
     let root = spec
         .root()

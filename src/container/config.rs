@@ -101,11 +101,7 @@ fn check_version(v: &str) -> Result<()> {
 
 /// Fields of the spec that rt does not act on yet. Accepting them silently would run a container
 /// without what it asked for, so each is refused by name.
-const UNIMPLEMENTED: &[&str] = &[
-    "/linux/intelRdt",
-    "/linux/memoryPolicy",
-    "/linux/netDevices",
-];
+const UNIMPLEMENTED: &[&str] = &["/linux/intelRdt", "/linux/netDevices"];
 
 /// Whether rt acts on a field of config.json (a JSON pointer such as "/linux/intelRdt") rather
 /// than refusing it: `rt features` reports intelRdt and netDevices from this.
@@ -461,10 +457,6 @@ mod tests {
             (
                 &minimal(r#","linux":{"netDevices":{"eth0":{"name":"x"}}}"#),
                 "linux.netDevices: not implemented",
-            ),
-            (
-                &minimal(r#","linux":{"memoryPolicy":{"mode":"MPOL_BIND","nodes":"0"}}"#),
-                "linux.memoryPolicy: not implemented",
             ),
         ];
         for (raw, want) in cases {

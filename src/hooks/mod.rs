@@ -19,11 +19,23 @@ pub use crate::container::config::HOOK_KINDS as KINDS;
 /// there a failure is only a warning and the remaining hooks still run (runtime.md, lifecycle
 /// step 13), so all of them run and the error, if any, lists every failed one.
 pub fn run_all(kind: &str, hooks: &[Hook], state: &serde_json::Value) -> Result<()> {
+    run_all_with_env(kind, hooks, state, &[])
+}
+
+/// `run_all` where a hook without `env` gets `default_env`: the container process's own, for
+/// the hooks that run in the container (createContainer, startContainer), as runc's do (its
+/// init has the process's environment by then). The runtime's own environment reaches none.
+pub fn run_all_with_env(
+    kind: &str,
+    hooks: &[Hook],
+    state: &serde_json::Value,
+    default_env: &[String],
+) -> Result<()> {
     let input = serde_json::to_vec(state)?;
     let keep_going = kind == "poststop";
     let mut failed = Vec::new();
     for (i, h) in hooks.iter().enumerate() {
-        if let Err(e) = run_one(h, &input) {
+        if let Err(e) = run_one(h, &input, default_env) {
             let e = anyhow::anyhow!(
                 "{kind} hook #{i} {:?}: {e:#}",
                 h.path().display().to_string()
@@ -45,7 +57,7 @@ fn capture() -> Result<std::fs::File> {
     Ok(std::fs::File::from(fd))
 }
 
-fn run_one(h: &Hook, input: &[u8]) -> Result<()> {
+fn run_one(h: &Hook, input: &[u8], default_env: &[String]) -> Result<()> {
     let path = h.path();
     let args = h.args().clone().unwrap_or_default();
     let mut cmd = Command::new(path);
@@ -53,7 +65,7 @@ fn run_one(h: &Hook, input: &[u8]) -> Result<()> {
         cmd.arg0(argv0).args(rest);
     }
     cmd.env_clear();
-    for kv in h.env().iter().flatten() {
+    for kv in h.env().as_deref().unwrap_or(default_env) {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }

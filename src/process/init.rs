@@ -197,7 +197,12 @@ fn setup(
         }
         let list = h.create_container().as_deref().unwrap_or(&[]);
         // Lifecycle step 5, after the environment is made: "created" (see Callbacks::runtime_hooks).
-        crate::hooks::run_all("createContainer", list, &hook_state("created"))
+        crate::hooks::run_all_with_env(
+            "createContainer",
+            list,
+            &hook_state("created"),
+            process.env().as_deref().unwrap_or(&[]),
+        )
     };
     // As runc: once pivoted, before the root (and so maybe /dev) turns read-only, since the
     // slave is bind-mounted on /dev/console.
@@ -299,7 +304,12 @@ fn setup(
         unsafe { libc::_exit(1) }
     }
     if let Some(list) = hooks.and_then(|h| h.start_container().as_deref()) {
-        crate::hooks::run_all("startContainer", list, &hook_state("created"))?;
+        crate::hooks::run_all_with_env(
+            "startContainer",
+            list,
+            &hook_state("created"),
+            process.env().as_deref().unwrap_or(&[]),
+        )?;
     }
     crate::signal::reset_all();
     Ok(exec)

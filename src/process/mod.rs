@@ -9,6 +9,7 @@ pub mod fifo;
 mod idmap;
 mod init;
 mod lookpath;
+pub mod mempolicy;
 mod prepare;
 mod rlimits;
 mod sched;

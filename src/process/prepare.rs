@@ -95,6 +95,9 @@ pub fn prepare(o: Options) -> Result<Exec> {
     if let Some(p) = process.io_priority() {
         sched::set_io_priority(p)?;
     }
+    if let Some(p) = o.linux.and_then(|l| l.memory_policy().as_ref()) {
+        super::mempolicy::apply(p)?;
+    }
     crate::lsm::apply(
         o.proc,
         process.apparmor_profile().as_deref(),

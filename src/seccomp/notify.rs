@@ -38,7 +38,7 @@ pub fn connect_listener(s: Option<&LinuxSeccomp>, state: &Value) -> Result<Optio
     let Some(path) = s.listener_path() else {
         bail!("linux.seccomp.listenerPath: required when SCMP_ACT_NOTIFY is used");
     };
-    let sock = UnixStream::connect(path)
+    let sock = connect(path)
         .with_context(|| format!("linux.seccomp.listenerPath: connect to {}", path.display()))?;
     let pid = runtime_pid();
     let mut state = state.clone();
@@ -54,6 +54,27 @@ pub fn connect_listener(s: Option<&LinuxSeccomp>, state: &Value) -> Result<Optio
     }
     let message = serde_json::to_vec(&msg).context("serialize the container process state")?;
     Ok(Some(Conn { sock, message }))
+}
+
+/// How long the agent may keep the runtime waiting, to accept the connection (its backlog
+/// full) or to read the state: a stuck agent fails `create` instead of hanging it.
+const AGENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A connection whose connect and writes give up after AGENT_TIMEOUT (SO_SNDTIMEO bounds both
+/// on a unix stream socket).
+fn connect(path: &std::path::Path) -> std::io::Result<UnixStream> {
+    use nix::sys::socket::{socket, sockopt, AddressFamily, SockFlag, SockType, UnixAddr};
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let timeout = nix::sys::time::TimeVal::new(AGENT_TIMEOUT.as_secs() as _, 0);
+    nix::sys::socket::setsockopt(&fd, sockopt::SendTimeout, &timeout)?;
+    let addr = UnixAddr::new(path)?;
+    nix::sys::socket::connect(fd.as_raw_fd(), &addr)?;
+    Ok(UnixStream::from(fd))
 }
 
 impl Conn {
