@@ -1,6 +1,9 @@
 //! The device rules a container gets: the config's `linux.resources.devices`, then the devices
 //! every container may use (as runc allows them), then the nodes the config creates. v1 writes
-//! them to devices.allow/deny; v2 compiles them into an eBPF filter. Default deny either way.
+//! them to devices.allow/deny; v2 folds them into a policy (policy.rs) and compiles it into an
+//! eBPF filter. Default deny either way.
+
+pub mod policy;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
