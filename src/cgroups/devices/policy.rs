@@ -1,7 +1,8 @@
 //! What a device rule list means once folded: a default verdict and the exceptions to it. This is
 //! the model of the cgroup v1 devices controller (and of runc's emulator,
-//! libcontainer/cgroups/devices/devices_emulator.go); v2 compiles the policy into an eBPF
-//! program (v2/devices.rs).
+//! libcontainer/cgroups/devices/devices_emulator.go) that both versions build on: v1 reads the
+//! cgroup's current policy back from devices.list to write only the difference
+//! (transition.rs); v2 compiles the policy into an eBPF program (v2/devices.rs).
 //!
 //! Folding follows v1's handling of writes to `devices.allow` and `devices.deny`: a rule of type
 //! `a` resets the policy to allow-all or deny-all and drops every exception; any other rule adds
@@ -128,6 +129,44 @@ impl Policy {
         Ok(p)
     }
 
+    /// The policy a v1 cgroup enforces, from its devices.list: in deny-all mode one line per
+    /// exception (`c 1:3 rwm`); in allow-all mode the single line `a *:* rwm`, which hides the
+    /// deny exceptions (transition.rs must then start over).
+    pub fn from_list(list: &str) -> Result<Policy> {
+        let mut p = Policy::default();
+        for line in list.lines().filter(|l| !l.trim().is_empty()) {
+            let bad = || anyhow::anyhow!("cannot parse {line:?}");
+            let f: Vec<&str> = line.split([' ', ':']).collect();
+            let [typ, major, minor, access] = f[..] else {
+                return Err(bad());
+            };
+            let typ = match typ {
+                "a" => {
+                    p = Policy {
+                        default_allow: true,
+                        exceptions: BTreeMap::new(),
+                    };
+                    continue;
+                }
+                "b" => DEV_BLOCK,
+                "c" => DEV_CHAR,
+                _ => return Err(bad()),
+            };
+            let num = |s: &str| match s {
+                "*" => Ok(Num::Any),
+                _ => s.parse().map(Num::Is).map_err(|_| bad()),
+            };
+            let bits = access_bits(0, Some(access)).map_err(|_| bad())?;
+            let key = Key {
+                major: num(major)?,
+                minor: num(minor)?,
+                typ,
+            };
+            *p.exceptions.entry(key).or_insert(0) |= bits;
+        }
+        Ok(p)
+    }
+
     /// One allow (`allow`) or deny rule of rule list index `i`.
     fn apply(&mut self, i: usize, allow: bool, key: Key, access: u32) -> Result<()> {
         if allow != self.default_allow {
@@ -172,5 +211,71 @@ impl Policy {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(typ: u32, major: Num, minor: Num) -> Key {
+        Key { major, minor, typ }
+    }
+
+    #[test]
+    fn reads_a_deny_all_list() {
+        let p = Policy::from_list("c *:* m\nb *:* m\nc 1:3 rwm\nc 136:* rw\nb 8:0 r\nc 1:3 w\n")
+            .unwrap();
+        assert!(!p.default_allow);
+        let want: BTreeMap<Key, u32> = [
+            (key(DEV_CHAR, Num::Any, Num::Any), ACC_MKNOD),
+            (key(DEV_BLOCK, Num::Any, Num::Any), ACC_MKNOD),
+            (key(DEV_CHAR, Num::Is(1), Num::Is(3)), ACC_ALL),
+            (key(DEV_CHAR, Num::Is(136), Num::Any), ACC_READ | ACC_WRITE),
+            (key(DEV_BLOCK, Num::Is(8), Num::Is(0)), ACC_READ),
+        ]
+        .into();
+        assert_eq!(p.exceptions, want);
+        // An empty list: a cgroup that denies everything.
+        assert_eq!(Policy::from_list("").unwrap(), Policy::default());
+    }
+
+    #[test]
+    fn reads_an_allow_all_list() {
+        let p = Policy::from_list("a *:* rwm\n").unwrap();
+        assert!(p.default_allow && p.exceptions.is_empty());
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_read() {
+        for bad in [
+            "c 1:3",
+            "x 1:3 rw",
+            "c 1:y rw",
+            "c 1:3 rwx",
+            "c 1:3 ",
+            "c -1:3 r",
+        ] {
+            let e = Policy::from_list(bad).unwrap_err().to_string();
+            assert_eq!(e, format!("cannot parse {bad:?}"));
+        }
+    }
+
+    #[test]
+    fn a_list_reads_back_as_the_rules_that_made_it() {
+        let rules: Vec<LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","access":"m"},
+                {"allow":true,"type":"c","major":1,"minor":3,"access":"rw"},
+                {"allow":true,"type":"b","major":8,"access":"r"}]"#,
+        )
+        .unwrap();
+        let p = Policy::from_rules(&rules).unwrap();
+        let list: String = p
+            .exceptions
+            .iter()
+            .map(|(k, a)| show(k, *a) + "\n")
+            .collect();
+        assert_eq!(list, "c *:* m\nc 1:3 rw\nb 8:* r\n");
+        assert_eq!(Policy::from_list(&list).unwrap(), p);
     }
 }
