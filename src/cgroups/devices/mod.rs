@@ -4,8 +4,11 @@
 //! current policy to it (transition.rs), v2 compiles it into an eBPF filter. Default deny either
 //! way.
 
+mod lock;
 pub mod policy;
 pub mod transition;
+
+pub use lock::lock;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 

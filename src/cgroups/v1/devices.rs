@@ -5,13 +5,15 @@
 
 use super::super::devices::policy::Policy;
 use super::super::devices::transition::transition;
-use super::super::{read, write};
+use super::super::{devices, read, write};
 use anyhow::{anyhow, bail, Result};
 use oci_spec::runtime::LinuxDeviceCgroup;
 use std::path::Path;
 
 pub fn apply(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     let to = Policy::from_rules(rules)?;
+    // Another rt between our read and our writes would make them wrong (lock.rs).
+    let _lock = devices::lock(dir)?;
     let from = current(dir)?;
     for w in transition(&from, &to) {
         write(dir, w.file(), &w.line)?;
