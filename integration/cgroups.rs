@@ -4,6 +4,7 @@
 //! reads the v1 file where the host has the v1 controller, else the v2 file.
 
 mod common;
+mod devloop;
 
 use common::*;
 use serde_json::{json, Value};
@@ -252,6 +253,197 @@ fn device_rules_allow_and_deny_opening() {
     ]});
     allowed.sh(": > /dev/kmsg && echo opened");
     assert_eq!(allowed.run().ok().stdout.trim(), "opened");
+}
+
+/// The devices every container gets on top of its config (src/cgroups/devices/mod.rs), as
+/// devices.list shows them.
+const DEFAULT_DEVICES: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+    "c 10:200 rwm",
+];
+
+/// A cgroup that several test containers share (none of them owns it) and a directory of the
+/// test's files, removed at the end whatever happened.
+struct Shared {
+    name: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        remove_test_cgroup(&self.name);
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What the kernel enforces on a cgroup: v1's devices.list (sorted: the kernel lists exceptions
+/// in the order they were added), or v2's device program tags (one expected).
+fn device_state(v1_dir: &Path, v2_dir: &Path) -> Vec<String> {
+    if has_v1("devices") {
+        let mut l: Vec<String> = read(&v1_dir.join("devices.list"))
+            .lines()
+            .map(String::from)
+            .collect();
+        l.sort();
+        l
+    } else {
+        devloop::attached(v2_dir)
+            .into_iter()
+            .map(|id| format!("{:02x?}", devloop::tag(id)))
+            .collect()
+    }
+}
+
+/// The device state rt gives a fresh container of its own with `devices`: the reference.
+fn fresh_device_state(devices: &Value) -> Vec<String> {
+    let mut c = Container::new("cg-devref");
+    c.config["linux"]["resources"]["devices"] = devices.clone();
+    c.create().ok();
+    let s = device_state(&c.cgroup_dir("devices"), &c.v2_dir());
+    c.rt(&["delete", "--force", &c.id]).ok();
+    s
+}
+
+/// Issue 25: containers may share a cgroupsPath. Creating one there, or `update -r` with device
+/// rules, must change the device rules without a moment of "deny everything" for the processes
+/// already in it (runc computes the transition from the current rules; so does rt now).
+#[test]
+fn device_rules_change_with_no_deny_all_window_in_a_shared_cgroup() {
+    let name = format!("cg-shared-{}", std::process::id());
+    let shared = Shared {
+        name: name.clone(),
+        dir: tmp_dir().join(&name),
+    };
+    let dir = &shared.dir;
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir).unwrap();
+    devloop::build(dir);
+    let cgroups_path = json!(format!("/{CGROUP_PREFIX}/{name}"));
+
+    let kmsg = json!({"destination": "/dev/kmsg", "type": "bind", "source": "/dev/kmsg", "options": ["bind"]});
+    let mut holder = Container::new("cg-devloop");
+    holder.config["linux"]["cgroupsPath"] = cgroups_path.clone();
+    let mounts = holder.config["mounts"].as_array_mut().unwrap();
+    mounts.push(
+        json!({"destination": "/mnt", "type": "bind", "source": dir, "options": ["rbind", "rw"]}),
+    );
+    mounts.push(kmsg);
+    holder.args(&["/mnt/devloop", "/mnt"]);
+    holder.create().ok();
+    holder.start().ok();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !dir.join("ready").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the /dev/null loop never got going"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let v1_dir = Path::new("/sys/fs/cgroup/devices")
+        .join(CGROUP_PREFIX)
+        .join(&name);
+    let v2_dir = if pure_v2() {
+        Path::new("/sys/fs/cgroup")
+    } else {
+        Path::new("/sys/fs/cgroup/unified")
+    }
+    .join(CGROUP_PREFIX)
+    .join(&name);
+
+    let base = holder.config["linux"]["resources"]["devices"].clone();
+    let update = |devices: &Value, n: usize| {
+        let file = dir.join(format!("update-{n}.json"));
+        fs::write(&file, json!({"devices": devices}).to_string()).unwrap();
+        holder
+            .rt(&["update", "-r", file.to_str().unwrap(), &holder.id])
+            .ok();
+    };
+
+    // 20 containers created and deleted in the holder's cgroup, 10 at a time, while `update -r`
+    // gives the holder the device list it already has.
+    std::thread::scope(|s| {
+        for _ in 0..10 {
+            s.spawn(|| {
+                for _ in 0..2 {
+                    let mut c = Container::new("cg-sharer");
+                    c.config["linux"]["cgroupsPath"] = cgroups_path.clone();
+                    c.create().ok();
+                    // The cgroup stays busy with the holder: delete says so after its retries
+                    // (as runc's does), but the container is gone.
+                    let out = c.rt(&["delete", "--force", &c.id]);
+                    assert!(
+                        out.status.success() || out.stderr.contains("resource busy"),
+                        "{out:?}"
+                    );
+                    assert!(!state_root().join(&c.id).exists(), "{} left", c.id);
+                }
+            });
+        }
+        for n in 0..5 {
+            update(&base, n);
+        }
+    });
+    let want: Vec<String> = {
+        let mut v: Vec<String> = DEFAULT_DEVICES.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    let state = device_state(&v1_dir, &v2_dir);
+    if has_v1("devices") {
+        assert_eq!(state, want);
+    } else {
+        assert_eq!(state.len(), 1, "device programs attached: {state:?}");
+    }
+    assert_eq!(
+        state,
+        fresh_device_state(&base),
+        "not what a fresh cgroup gets"
+    );
+
+    // A changed list: one more device (write-only /dev/kmsg), then back (one less).
+    let more = json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}]);
+    update(&more, 10);
+    let state = device_state(&v1_dir, &v2_dir);
+    if has_v1("devices") {
+        let mut w = want.clone();
+        w.push("c 1:11 w".to_string());
+        w.sort();
+        assert_eq!(state, w);
+    }
+    assert_eq!(
+        state,
+        fresh_device_state(&more),
+        "not what a fresh cgroup gets"
+    );
+    let probe = |script: &str| holder.rt(&["exec", &holder.id, "sh", "-c", script]);
+    probe(": > /dev/kmsg").ok();
+    assert_ne!(probe(": < /dev/kmsg").code(), 0);
+    update(&base, 11);
+    assert_eq!(device_state(&v1_dir, &v2_dir), fresh_device_state(&base));
+    assert_ne!(probe(": > /dev/kmsg").code(), 0);
+
+    fs::write(dir.join("stop"), "").unwrap();
+    holder.wait_status("stopped");
+    let (opens, eperm, other) = devloop::result(dir);
+    assert!(
+        opens > 0 && other == 0,
+        "opens {opens}, other failures {other}"
+    );
+    assert_eq!(
+        eperm, 0,
+        "/dev/null was refused {eperm} times in {opens} opens"
+    );
+    holder.rt(&["delete", &holder.id]).ok();
 }
 
 #[test]

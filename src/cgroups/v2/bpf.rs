@@ -111,9 +111,15 @@ fn fd_from(r: libc::c_long) -> OwnedFd {
 /// semantics, evaluated like runc: later rules override earlier ones; default deny unless a rule
 /// of type `a` allows all; see devices.rs). The new filter is attached before the old ones are
 /// detached, so the cgroup is never unfiltered; a failure leaves both (the stricter union).
+/// While both are attached a request must pass both, so a device that both allow is never
+/// refused to the processes already in the cgroup (containers sharing it, or this one on
+/// `update`): unlike v1 there is no deny-all step to avoid.
 pub fn apply_device_filter(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     let insns = devices::program(rules)?;
     let d = dir.display();
+    // Creates sharing the cgroup take turns: unserialized, both could query before either
+    // attached, and both filters would stay (their intersection) instead of the last one's.
+    let _lock = crate::cgroups::devices::lock(dir)?;
     let dirfd = open(
         dir,
         OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,

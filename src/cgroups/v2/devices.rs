@@ -1,32 +1,19 @@
 //! The cgroup v2 device controller's program: OCI `linux.resources.devices` rules compiled to a
 //! `BPF_PROG_TYPE_CGROUP_DEVICE` program. Pure: no system calls (bpf.rs loads and attaches it).
 //!
-//! The rules are first folded the way the cgroup v1 devices controller (and runc's emulator,
-//! libcontainer/cgroups/devices/devices_emulator.go) folds writes to `devices.allow` and
-//! `devices.deny`: a rule of type `a` resets the policy to allow-all or deny-all and drops every
-//! exception; any other rule adds access to, or removes access from, the exception of exactly its
-//! (type, major, minor). So later rules override earlier ones, partial access merges
-//! (`c 1:3 r` + `c 1:3 w` = `c 1:3 rw`), and an empty list denies everything. Like runc, a rule
-//! that would punch a hole in a wildcard exception (`allow c *:* m` then `deny c 1:3 m`) is an
-//! error rather than silently ignored as v1 does.
+//! The rules are first folded into a default verdict and exceptions the way the cgroup v1
+//! devices controller and runc's emulator fold them (cgroups/devices/policy.rs).
 //!
 //! The program then tests the exceptions, all of which have the verdict opposite to the default:
 //! in deny-all mode an exception allows a request whose access is a subset of its own (runc's and
 //! v1's rule), in allow-all mode it denies a request sharing any access with it (v1's rule; runc
 //! requires a subset there too, which lets `open(O_RDWR)` through a `deny c 1:3 w`).
 
-use anyhow::{bail, Result};
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
-use std::collections::BTreeMap;
-
-/// `BPF_DEVCG_ACC_*`: the access bits in the high half of `bpf_cgroup_dev_ctx.access_type`.
-pub const ACC_MKNOD: u32 = 1;
-pub const ACC_READ: u32 = 2;
-pub const ACC_WRITE: u32 = 4;
-const ACC_ALL: u32 = ACC_MKNOD | ACC_READ | ACC_WRITE;
-/// `BPF_DEVCG_DEV_*`: the device type in the low half of `access_type`.
-pub const DEV_BLOCK: u32 = 1;
-pub const DEV_CHAR: u32 = 2;
+use crate::cgroups::devices::policy::{Num, Policy, ACC_ALL};
+#[cfg(test)]
+use crate::cgroups::devices::policy::{ACC_MKNOD, ACC_READ, ACC_WRITE, DEV_BLOCK, DEV_CHAR};
+use anyhow::Result;
+use oci_spec::runtime::LinuxDeviceCgroup;
 
 /// One eBPF instruction, laid out as the kernel's `struct bpf_insn`.
 #[repr(C)]
@@ -92,144 +79,10 @@ impl Insn {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Num {
-    Any,
-    Is(u32),
-}
-
-/// The device numbers an exception covers; ordered like runc's (major, minor, type).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Key {
-    major: Num,
-    minor: Num,
-    typ: u32,
-}
-
-/// The folded rule list: a default verdict and exceptions to it (key -> access bits).
-#[derive(Debug, Default, PartialEq)]
-struct Policy {
-    default_allow: bool,
-    exceptions: BTreeMap<Key, u32>,
-}
-
-fn access_bits(i: usize, access: Option<&str>) -> Result<u32> {
-    // A missing access means all of it, as the v1 path (resources.rs) writes it.
-    let Some(access) = access else {
-        return Ok(ACC_ALL);
-    };
-    if access.is_empty() {
-        bail!("linux.resources.devices[{i}]: access must not be empty");
-    }
-    let mut bits = 0;
-    for c in access.chars() {
-        bits |= match c {
-            'r' => ACC_READ,
-            'w' => ACC_WRITE,
-            'm' => ACC_MKNOD,
-            _ => bail!("linux.resources.devices[{i}]: access {access:?}: unknown mode {c:?} (want a subset of \"rwm\")"),
-        };
-    }
-    Ok(bits)
-}
-
-fn number(i: usize, what: &str, n: Option<i64>) -> Result<Num> {
-    match n {
-        None => Ok(Num::Any),
-        Some(n) if n < 0 => Ok(Num::Any),
-        Some(n) => match u32::try_from(n) {
-            Ok(n) => Ok(Num::Is(n)),
-            Err(_) => bail!("linux.resources.devices[{i}]: {what} {n} is out of range"),
-        },
-    }
-}
-
-fn show(k: &Key, access: u32) -> String {
-    let n = |m: Num| match m {
-        Num::Any => "*".to_string(),
-        Num::Is(n) => n.to_string(),
-    };
-    let t = if k.typ == DEV_BLOCK { 'b' } else { 'c' };
-    let a: String = [(ACC_READ, 'r'), (ACC_WRITE, 'w'), (ACC_MKNOD, 'm')]
-        .iter()
-        .filter(|(b, _)| access & b != 0)
-        .map(|(_, c)| *c)
-        .collect();
-    format!("{t} {}:{} {a}", n(k.major), n(k.minor))
-}
-
-fn fold(rules: &[LinuxDeviceCgroup]) -> Result<Policy> {
-    let mut p = Policy::default();
-    for (i, rule) in rules.iter().enumerate() {
-        let access = access_bits(i, rule.access().as_deref())?;
-        let typ = match rule.typ() {
-            None | Some(LinuxDeviceType::A) => {
-                p = Policy {
-                    default_allow: rule.allow(),
-                    exceptions: BTreeMap::new(),
-                };
-                continue;
-            }
-            Some(LinuxDeviceType::B) => DEV_BLOCK,
-            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => DEV_CHAR,
-            Some(LinuxDeviceType::P) => {
-                bail!("linux.resources.devices[{i}]: type \"p\" (FIFO) cannot be used in a device cgroup rule")
-            }
-        };
-        let key = Key {
-            major: number(i, "major", rule.major())?,
-            minor: number(i, "minor", rule.minor())?,
-            typ,
-        };
-        if rule.allow() != p.default_allow {
-            *p.exceptions.entry(key).or_insert(0) |= access;
-            continue;
-        }
-        // The rule agrees with the default: it takes access away from the exact exception. A
-        // wider exception it overlaps would keep granting it, which v1 silently accepts.
-        for wider in [
-            Key {
-                major: Num::Any,
-                ..key
-            },
-            Key {
-                minor: Num::Any,
-                ..key
-            },
-            Key {
-                major: Num::Any,
-                minor: Num::Any,
-                ..key
-            },
-        ] {
-            if wider == key {
-                continue;
-            }
-            let have = p.exceptions.get(&wider).copied().unwrap_or(0);
-            if have & access != 0 {
-                bail!(
-                    "linux.resources.devices[{i}]: {} {:?} cannot punch a hole in the earlier wildcard rule {} {:?}",
-                    if rule.allow() { "allow" } else { "deny" },
-                    show(&key, access),
-                    if p.default_allow { "deny" } else { "allow" },
-                    show(&wider, have),
-                );
-            }
-        }
-        if let Some(have) = p.exceptions.get_mut(&key) {
-            *have &= !access;
-            if *have == 0 {
-                p.exceptions.remove(&key);
-            }
-        }
-    }
-    Ok(p)
-}
-
 /// The device filter program for `rules` (OCI order: later rules override earlier). Returns an
 /// error naming the offending rule for an unknown access mode, type `p` or a wildcard hole punch.
 pub fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>> {
-    let p = fold(rules)?;
+    let p = Policy::from_rules(rules)?;
     let verdict = |allow: bool| {
         [
             Insn::new(ALU32_MOV_K, R0, 0, 0, allow as i32),

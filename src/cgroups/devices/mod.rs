@@ -1,6 +1,14 @@
 //! The device rules a container gets: the config's `linux.resources.devices`, then the devices
-//! every container may use (as runc allows them), then the nodes the config creates. v1 writes
-//! them to devices.allow/deny; v2 compiles them into an eBPF filter. Default deny either way.
+//! every container may use (as runc allows them), then the nodes the config creates. Both cgroup
+//! versions fold them into a policy (policy.rs); v1 writes the transition from the cgroup's
+//! current policy to it (transition.rs), v2 compiles it into an eBPF filter. Default deny either
+//! way.
+
+mod lock;
+pub mod policy;
+pub mod transition;
+
+pub use lock::lock;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
