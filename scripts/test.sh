@@ -55,7 +55,9 @@ find_cargo() {
     die "cargo not found: install a Rust toolchain (https://rustup.rs) first"
 }
 
-ensure_pkgs busybox-static libseccomp-dev pkg-config gcc iproute2 util-linux uidmap passwd procps
+ensure_pkgs busybox-static libseccomp-dev pkg-config gcc libc6-dev iproute2 util-linux uidmap passwd procps
+# runc: the control of integration/rootfs.rs's propagation test.
+ensure_pkgs runc
 # The managers tests drive real podman (with conmon) and containerd (with ctr).
 [[ -n ${RT_SKIP_MANAGERS:-} ]] || ensure_pkgs podman containerd
 find_cargo
