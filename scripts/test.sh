@@ -56,8 +56,10 @@ find_cargo() {
 }
 
 ensure_pkgs busybox-static libseccomp-dev pkg-config gcc iproute2 util-linux uidmap passwd procps
-# The managers tests drive real podman (with conmon) and containerd (with ctr).
-[[ -n ${RT_SKIP_MANAGERS:-} ]] || ensure_pkgs podman containerd
+# The managers tests drive real podman (with conmon) and containerd (with ctr); the cri test
+# drives containerd's CRI plugin (runc as the control, the CNI loopback plugin, a Python client in
+# a venv under target/, its packages from PyPI).
+[[ -n ${RT_SKIP_MANAGERS:-} ]] || ensure_pkgs podman containerd runc containernetworking-plugins python3-venv
 find_cargo
 
 if [[ ${RT_LINT:-0} == 1 ]]; then
