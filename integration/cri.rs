@@ -759,7 +759,7 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
     let logs = cri.dir.join("logs").join(handler);
     fs::create_dir_all(&logs).unwrap();
     // kubelet's default: a network namespace of the pod's own, IPC shared in the pod, a PID
-    // namespace per container.
+    // namespace per container; and a namespaced sysctl for the pod.
     let ns_opts = json!({"network": "POD", "pid": "CONTAINER", "ipc": "POD"});
     let sandbox_config = json!({
         "metadata": {"name": format!("pod-{handler}"), "uid": format!("uid-{handler}-{}", cri.name),
@@ -769,6 +769,7 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
         "linux": {
             "cgroup_parent": parent,
             "security_context": {"namespace_options": ns_opts},
+            "sysctls": {"kernel.shm_rmid_forced": "1"},
         },
     });
     let resp = cri.call(
@@ -796,35 +797,50 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
     let sandbox_proc = Proc::of(verbose_pid(&st)?).ok_or("the sandbox's process is gone")?;
     pod.procs.push(sandbox_proc);
 
-    // c1: a long-running app with limits; c2: waits for a file that c1 writes into the pod's
-    // shared /dev/shm, then exits 3.
-    let container = |name: &str, command: Value, resources: Value| {
-        json!({
-            "metadata": {"name": name, "attempt": 0},
-            "image": {"image": IMAGE},
-            "command": command,
-            "log_path": format!("{name}.log"),
-            "linux": {
-                "resources": resources,
-                "security_context": {"namespace_options": ns_opts},
+    // c1: a long-running app as kubelet would make it for a restricted pod: limits, a user,
+    // RuntimeDefault seccomp (containerd's profile), no capabilities but one, no_new_privs, a
+    // read-only rootfs, a read-only host directory, env and working directory; its own PID
+    // namespace. c2: in the sandbox's PID namespace (shareProcessNamespace), waits for a file
+    // that c1 writes into the pod's /dev/shm, then exits 3.
+    let data = cri.dir.join("data");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("msg"), "hello from the host\n").unwrap();
+    let c1 = json!({
+        "metadata": {"name": "c1", "attempt": 0},
+        "image": {"image": IMAGE},
+        "command": ["sleep", "100000"],
+        "envs": [{"key": "GREETING", "value": "hi there"}],
+        "working_dir": "/home/user",
+        "mounts": [{"container_path": "/data", "host_path": data, "readonly": true}],
+        "log_path": "c1.log",
+        "linux": {
+            "resources": {
+                "memory_limit_in_bytes": 64 * MIB, "cpu_period": 100000, "cpu_quota": 50000,
+                "cpu_shares": 512, "oom_score_adj": 500,
             },
-        })
-    };
-    let limits = json!({
-        "memory_limit_in_bytes": 64 * MIB, "cpu_period": 100000, "cpu_quota": 50000,
-        "cpu_shares": 512,
+            "security_context": {
+                "namespace_options": ns_opts,
+                "run_as_user": {"value": 1000},
+                "run_as_group": {"value": 1000},
+                "supplemental_groups": [2000],
+                "readonly_rootfs": true,
+                "no_new_privs": true,
+                "capabilities": {"drop_capabilities": ["ALL"],
+                                 "add_capabilities": ["NET_BIND_SERVICE"]},
+                "seccomp": {"profile_type": "RuntimeDefault"},
+            },
+        },
     });
-    let c1 = container("c1", json!(["sleep", "100000"]), limits);
-    let c2 = container(
-        "c2",
-        json!([
-            "sh",
-            "-c",
-            "echo hello from c2; while [ ! -e /dev/shm/go ]; do sleep 0.05; done; \
-                echo c2 got $(cat /dev/shm/go); exit 3"
-        ]),
-        json!({}),
-    );
+    let c2 = json!({
+        "metadata": {"name": "c2", "attempt": 0},
+        "image": {"image": IMAGE},
+        "command": ["sh", "-c",
+                    "echo hello from c2; while [ ! -e /dev/shm/go ]; do sleep 0.05; done; \
+                     echo c2 got $(cat /dev/shm/go); exit 3"],
+        "log_path": "c2.log",
+        "linux": {"security_context": {"namespace_options": {
+            "network": "POD", "pid": "POD", "ipc": "POD"}}},
+    });
     let mut ids = Vec::new();
     for (name, config) in [("c1", c1), ("c2", c2)] {
         let resp = cri.call(
@@ -922,9 +938,32 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
     let (s, a, b) = (sandbox_proc.ns("pid"), p1.ns("pid"), p2.ns("pid"));
     r.check(
         handler,
-        "pid namespace: one per container",
-        s != a && s != b && a != b,
+        "pid namespace: c1 its own, c2 the sandbox's (pid POD)",
+        s != a && s == b,
         || format!("sandbox {s}, c1 {a}, c2 {b}"),
+    );
+
+    // c1's process, from the host.
+    let status = |f: &str| common::proc_status(p1.pid, f);
+    let oom = fs::read_to_string(format!("/proc/{}/oom_score_adj", p1.pid)).unwrap_or_default();
+    let seen = format!(
+        "uid {} gid {} groups {} seccomp {} nnp {} capbnd {} capeff {} oom_score_adj {}",
+        status("Uid"),
+        status("Gid"),
+        status("Groups"),
+        status("Seccomp"),
+        status("NoNewPrivs"),
+        status("CapBnd"),
+        status("CapEff"),
+        oom.trim()
+    );
+    let want = "uid 1000\t1000\t1000\t1000 gid 1000\t1000\t1000\t1000 groups 1000 2000 seccomp 2 \
+                nnp 1 capbnd 0000000000000400 capeff 0000000000000000 oom_score_adj 500";
+    r.check(
+        handler,
+        "c1 from the host: user, groups, seccomp, no_new_privs, caps, oom_score_adj",
+        seen == want,
+        || format!("{seen:?}, want {want:?}"),
     );
 
     // Limits, read back from the host's cgroup files.
@@ -959,6 +998,63 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
         }),
         || format!("{resp:?}"),
     );
+    // What c1's processes see (an exec gets the container's user, env and working directory).
+    let script = "echo user=$(id -u):$(id -G); echo cwd=$(pwd); echo env=$GREETING; \
+                  echo data=$(cat /data/msg); touch /data/x 2>/dev/null || echo data-ro=yes; \
+                  touch /x 2>/dev/null || echo root-ro=yes; echo hostname=$(hostname); \
+                  echo sysctl=$(cat /proc/sys/kernel/shm_rmid_forced)";
+    let resp = cri.call(
+        "ExecSync",
+        json!({"container_id": c1, "timeout": 20, "cmd": ["sh", "-c", script]}),
+    );
+    let out = resp
+        .as_ref()
+        .map(|v| v["stdout"].as_str().unwrap_or("").to_string());
+    let line = |key: &str| {
+        out.as_ref()
+            .ok()
+            .and_then(|o| o.lines().find_map(|l| l.strip_prefix(&format!("{key}="))))
+            .map(str::to_string)
+    };
+    for (check, key, want) in [
+        (
+            "ExecSync sees: user 1000, groups 1000 2000",
+            "user",
+            "1000:1000 2000".to_string(),
+        ),
+        ("ExecSync sees: working_dir", "cwd", "/home/user".into()),
+        ("ExecSync sees: envs", "env", "hi there".into()),
+        (
+            "ExecSync sees: host mount",
+            "data",
+            "hello from the host".into(),
+        ),
+        (
+            "ExecSync sees: host mount read-only",
+            "data-ro",
+            "yes".into(),
+        ),
+        ("ExecSync sees: rootfs read-only", "root-ro", "yes".into()),
+        (
+            "ExecSync sees: the pod's hostname (UTS)",
+            "hostname",
+            format!("pod-{handler}"),
+        ),
+        (
+            "ExecSync sees: the pod's sysctl (IPC)",
+            "sysctl",
+            "1".into(),
+        ),
+    ] {
+        let got = line(key);
+        r.check(
+            handler,
+            check,
+            got.as_deref() == Some(want.as_str()),
+            || format!("{key}={got:?}, want {want:?}: {resp:?}"),
+        );
+    }
+
     let resp = cri.call(
         "ExecSync",
         json!({"container_id": c1, "timeout": 20, "cmd": ["nosuch-cmd"]}),
