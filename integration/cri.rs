@@ -32,6 +32,9 @@ const PAUSE_IMAGE: &str = "localhost/rt-pause:test";
 const IMAGE: &str = "localhost/rt-busybox:test";
 /// The runc v2 shim's `--root` for the runtimes, in containerd's `k8s.io` namespace (CRI's).
 const RUNTIME_ROOT: &str = "/run/containerd/runc/k8s.io";
+/// rt keeps the seccomp filters it compiled (for RuntimeDefault) under its root: a cache, not
+/// state; removed after the test unless it was there before.
+const SECCOMP_CACHE: &str = ".rt-cache:seccomp";
 /// The rt path README.md's snippet names; the test puts its own build there.
 const README_RT: &str = "/usr/local/bin/rt";
 /// The pause-like process: sleeps until SIGTERM or SIGINT, then exits 0. As the PID 1 of the
@@ -248,8 +251,9 @@ struct Cri {
     handlers: Vec<(String, String)>,
     /// (handler, id) of every sandbox and container made, for the cleanup.
     ids: Vec<(String, String)>,
-    /// Whether /run/containerd/runc/k8s.io and its parent were there before the test.
-    root_existed: [bool; 2],
+    /// Whether rt's seccomp cache in /run/containerd/runc/k8s.io, that directory and its parent
+    /// were there before the test.
+    existed: [bool; 3],
 }
 
 impl Cri {
@@ -268,7 +272,8 @@ impl Cri {
             client: None,
             handlers: vec![(rt_handler, common::rt_bin().into()), ("runc".into(), runc)],
             ids: Vec::new(),
-            root_existed: [
+            existed: [
+                Path::new(RUNTIME_ROOT).join(SECCOMP_CACHE).exists(),
                 Path::new(RUNTIME_ROOT).exists(),
                 Path::new(RUNTIME_ROOT).parent().unwrap().exists(),
             ],
@@ -469,10 +474,13 @@ impl Drop for Cri {
             }
         }
         let root = Path::new(RUNTIME_ROOT);
-        if !self.root_existed[0] {
+        if !self.existed[0] {
+            let _ = fs::remove_dir_all(root.join(SECCOMP_CACHE));
+        }
+        if !self.existed[1] {
             let _ = fs::remove_dir(root);
         }
-        if !self.root_existed[1] {
+        if !self.existed[2] {
             let _ = fs::remove_dir(root.parent().unwrap());
         }
         let keep = std::thread::panicking();
@@ -1158,20 +1166,169 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
     Ok(())
 }
 
+/// A pod in the host's namespaces with a privileged container, as node agents (kube-proxy, CNI
+/// daemons) run: network, PID and IPC are the host's, every capability and host device, /sys
+/// writable; h1 has a terminal (`tty: true`: the shim's console socket) and ends on SIGTERM.
+fn host_pod_flow(
+    cri: &mut Cri,
+    handler: &str,
+    r: &mut Report,
+    pod: &mut Pod,
+) -> Result<(), String> {
+    let logs = cri.dir.join("logs").join(format!("host-{handler}"));
+    fs::create_dir_all(&logs).unwrap();
+    let ns_opts = json!({"network": "NODE", "pid": "NODE", "ipc": "NODE"});
+    let sandbox_config = json!({
+        "metadata": {"name": format!("host-{handler}"),
+                     "uid": format!("uid-host-{handler}-{}", cri.name),
+                     "namespace": "kube-system", "attempt": 0},
+        "log_directory": logs,
+        "linux": {
+            "cgroup_parent": cri.cgroup_parent(handler),
+            "security_context": {"namespace_options": ns_opts, "privileged": true},
+        },
+    });
+    let resp = cri.call(
+        "RunPodSandbox",
+        json!({"config": sandbox_config, "runtime_handler": handler}),
+    );
+    r.record(
+        handler,
+        "host pod: RunPodSandbox",
+        resp.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    let sandbox = resp?["pod_sandbox_id"].as_str().unwrap().to_string();
+    cri.ids.push((handler.into(), sandbox.clone()));
+    pod.sandbox = Some(sandbox.clone());
+    let st = cri.call(
+        "PodSandboxStatus",
+        json!({"pod_sandbox_id": sandbox, "verbose": true}),
+    )?;
+    pod.procs
+        .push(Proc::of(verbose_pid(&st)?).ok_or("the sandbox's process is gone")?);
+
+    let h1 = json!({
+        "metadata": {"name": "h1", "attempt": 0},
+        "image": {"image": IMAGE},
+        "command": ["sh", "-c", "tty; [ -t 1 ] && echo stdout-is-a-tty; exec sleep 100000"],
+        "tty": true,
+        "log_path": "h1.log",
+        "linux": {"security_context": {"namespace_options": ns_opts, "privileged": true}},
+    });
+    let resp = cri.call(
+        "CreateContainer",
+        json!({"pod_sandbox_id": sandbox, "config": h1, "sandbox_config": sandbox_config}),
+    );
+    r.record(
+        handler,
+        "host pod: CreateContainer (privileged, tty)",
+        resp.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    let h1 = resp?["container_id"].as_str().unwrap().to_string();
+    cri.ids.push((handler.into(), h1.clone()));
+    pod.containers.push(h1.clone());
+    let resp = cri.call("StartContainer", json!({"container_id": h1}));
+    r.record(
+        handler,
+        "host pod: StartContainer",
+        resp.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    resp?;
+    let st = cri.call(
+        "ContainerStatus",
+        json!({"container_id": h1, "verbose": true}),
+    )?;
+    let p = Proc::of(verbose_pid(&st)?).ok_or("h1's process is gone")?;
+    pod.procs.push(p);
+
+    let me = Proc::of(std::process::id() as i32).unwrap();
+    let differ: Vec<&str> = ["net", "pid", "ipc"]
+        .into_iter()
+        .filter(|k| p.ns(k) != me.ns(k))
+        .collect();
+    r.check(
+        handler,
+        "host pod: h1 in the host's net, pid and ipc namespaces",
+        differ.is_empty(),
+        || format!("not the host's: {differ:?}"),
+    );
+    // Privileged: every capability the runtime itself has (this host withholds CAP_SYS_RESOURCE).
+    let (caps, mine) = (
+        common::proc_status(p.pid, "CapEff"),
+        common::proc_status(me.pid, "CapBnd"),
+    );
+    r.check(
+        handler,
+        "host pod: privileged h1 has every capability of the host",
+        caps == mine,
+        || format!("CapEff {caps}, host's bounding set {mine}"),
+    );
+    // A host device that no unprivileged container gets.
+    let dev = ["/dev/kvm", "/dev/loop-control", "/dev/fuse", "/dev/mem"]
+        .into_iter()
+        .find(|d| Path::new(d).exists())
+        .ok_or("no /dev/kvm, /dev/loop-control, /dev/fuse or /dev/mem on the host")?;
+    let script = format!(
+        "grep -q ' /sys sysfs rw' /proc/mounts && echo sys-rw=yes; \
+         [ -c {dev} ] && echo host-dev=yes; echo hostname=$(hostname)"
+    );
+    let resp = cri.call(
+        "ExecSync",
+        json!({"container_id": h1, "timeout": 20, "cmd": ["sh", "-c", script]}),
+    );
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let want = format!("sys-rw=yes\nhost-dev=yes\nhostname={}\n", host.trim());
+    r.check(
+        handler,
+        "host pod: ExecSync sees /sys writable, host devices, the host's hostname",
+        resp.as_ref()
+            .is_ok_and(|v| v["stdout"] == want.as_str() && int(&v["exit_code"]) == 0),
+        || format!("{resp:?}, want {want:?}"),
+    );
+    let log = logs.join("h1.log");
+    let got = wait_until("h1's output", || {
+        let s = fs::read_to_string(&log).unwrap_or_default();
+        Ok(s.contains("stdout-is-a-tty").then_some(s))
+    });
+    r.check(
+        handler,
+        "host pod: tty: h1's output through its pty in the log",
+        got.as_ref().is_ok_and(|s| {
+            s.contains(" stdout F /dev/pts/0") && s.contains(" stdout F stdout-is-a-tty")
+        }),
+        || format!("{got:?}"),
+    );
+    // Not a PID 1: SIGTERM ends it (128 + 15).
+    let resp = cri.call("StopContainer", json!({"container_id": h1, "timeout": 10}));
+    r.record(
+        handler,
+        "host pod: StopContainer",
+        resp.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    let st = cri.call("ContainerStatus", json!({"container_id": h1}))?;
+    r.check(
+        handler,
+        "host pod: ContainerStatus: h1 ended by SIGTERM, code 143",
+        st["status"]["state"] == "CONTAINER_EXITED" && int(&st["status"]["exit_code"]) == 143,
+        || format!("{}", st["status"]),
+    );
+    Ok(())
+}
+
 /// Stop and remove the pod, then check that nothing of it is left.
-fn pod_teardown(cri: &mut Cri, handler: &str, r: &mut Report, pod: &Pod) {
+fn pod_teardown(cri: &mut Cri, handler: &str, r: &mut Report, pod: &Pod, label: &str) {
     let Some(sandbox) = &pod.sandbox else { return };
     let id = json!({"pod_sandbox_id": sandbox});
     let resp = cri.call("StopPodSandbox", id.clone());
     r.record(
         handler,
-        "StopPodSandbox",
+        &format!("{label}: StopPodSandbox"),
         resp.as_ref().map(|_| ()).map_err(Clone::clone),
     );
     if let Ok(st) = cri.call("PodSandboxStatus", id.clone()) {
         r.check(
             handler,
-            "PodSandboxStatus after stop: SANDBOX_NOTREADY",
+            &format!("{label}: PodSandboxStatus after stop: SANDBOX_NOTREADY"),
             st["status"]["state"] == "SANDBOX_NOTREADY",
             || format!("{}", st["status"]),
         );
@@ -1179,7 +1336,7 @@ fn pod_teardown(cri: &mut Cri, handler: &str, r: &mut Report, pod: &Pod) {
     let resp = cri.call("RemovePodSandbox", id);
     r.record(
         handler,
-        "RemovePodSandbox",
+        &format!("{label}: RemovePodSandbox"),
         resp.as_ref().map(|_| ()).map_err(Clone::clone),
     );
 
@@ -1188,7 +1345,7 @@ fn pod_teardown(cri: &mut Cri, handler: &str, r: &mut Report, pod: &Pod) {
     let containers = cri.call("ListContainers", json!({}));
     r.check(
         handler,
-        "after RemovePodSandbox: no pod or container in CRI",
+        &format!("{label}: after RemovePodSandbox: no pod or container in CRI"),
         matches!((&pods, &containers), (Ok(p), Ok(c))
             if p["items"].as_array().is_none_or(|a| a.is_empty())
             && c["containers"].as_array().is_none_or(|a| a.is_empty())),
@@ -1205,28 +1362,28 @@ fn pod_teardown(cri: &mut Cri, handler: &str, r: &mut Report, pod: &Pod) {
     let shims = commands_naming(&ids);
     r.check(
         handler,
-        "after RemovePodSandbox: no process or shim left",
+        &format!("{label}: after RemovePodSandbox: no process or shim left"),
         left.is_empty() && shims.is_empty(),
         || format!("processes {left:?}, shims {shims:?}"),
     );
     let cgroups = cgroups_under(&cri.cgroup_parent(handler));
     r.check(
         handler,
-        "after RemovePodSandbox: no cgroup under the cgroup parent",
+        &format!("{label}: after RemovePodSandbox: no cgroup under the cgroup parent"),
         cgroups.is_empty(),
         || format!("{cgroups:?}"),
     );
     let mounts = mounts_under(&cri.dir);
     r.check(
         handler,
-        "after RemovePodSandbox: no mount under containerd's directories",
+        &format!("{label}: after RemovePodSandbox: no mount under containerd's directories"),
         mounts.is_empty(),
         || format!("{mounts:?}"),
     );
     let state = runtime_state(&ids);
     r.check(
         handler,
-        "after RemovePodSandbox: no runtime state",
+        &format!("{label}: after RemovePodSandbox: no runtime state"),
         state.is_empty(),
         || format!("left in {RUNTIME_ROOT}: {state:?}"),
     );
@@ -1250,8 +1407,15 @@ fn cri_pod_with_rt_and_runc() {
         if let Err(e) = pod_flow(&mut cri, handler, &mut report, &mut pod) {
             report.record(handler, "the pod's steps ran to the end", Err(e));
         }
-        pod_teardown(&mut cri, handler, &mut report, &pod);
+        pod_teardown(&mut cri, handler, &mut report, &pod, "pod");
         eprintln!("[{handler}] pod done in {:.1?}", t.elapsed());
+        let t = Instant::now();
+        let mut pod = Pod::default();
+        if let Err(e) = host_pod_flow(&mut cri, handler, &mut report, &mut pod) {
+            report.record(handler, "the host pod's steps ran to the end", Err(e));
+        }
+        pod_teardown(&mut cri, handler, &mut report, &pod, "host pod");
+        eprintln!("[{handler}] host pod done in {:.1?}", t.elapsed());
     }
     eprintln!(
         "setup (venv, containerd, images) {setup:.1?}, all {:.1?}\n{}",
