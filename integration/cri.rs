@@ -8,7 +8,8 @@
 //! The pod: a sandbox from a pause-like image the test builds from the busybox rootfs (a docker
 //! archive imported with `ctr -n k8s.io images import`), in a network namespace of its own (a
 //! no-op CNI plugin written by the test: the namespace has only `lo`), and two containers that
-//! share its network, IPC and UTS namespaces. Everything containerd writes is under the test's
+//! share its network, IPC and UTS namespaces, one of them set up as a restricted pod's. Then a
+//! second pod in the host's namespaces, with a privileged container on a tty. Everything containerd writes is under the test's
 //! directory, except the runtimes' state (`/run/containerd/runc/k8s.io/<id>`, the shim's default
 //! `--root`) and containerd's `/run/containerd/{fifo,s}`; cgroups are under
 //! `/rt-test/<test>/<handler>/<id>` (the pod's `cgroup_parent`, absolute).
@@ -538,12 +539,19 @@ fn mounts_under(dir: &Path) -> Vec<String> {
 
 /// The cgroups under `parent` (absolute), in every hierarchy.
 fn cgroups_under(parent: &str) -> Vec<PathBuf> {
+    let roots: Vec<PathBuf> = if common::pure_v2() {
+        vec!["/sys/fs/cgroup".into()]
+    } else {
+        fs::read_dir("/sys/fs/cgroup")
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name() != "process_api") // never the machine's own tree
+            .map(|e| e.path())
+            .collect()
+    };
     let mut cgroups = Vec::new();
-    for e in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        if e.file_name() == "process_api" {
-            continue;
-        }
-        let dir = e.path().join(parent.trim_start_matches('/'));
+    for root in roots {
+        let dir = root.join(parent.trim_start_matches('/'));
         for sub in fs::read_dir(&dir).into_iter().flatten().flatten() {
             if sub.file_type().is_ok_and(|t| t.is_dir()) {
                 cgroups.push(sub.path());
@@ -671,6 +679,15 @@ impl Report {
         self.rows.push((check.into(), handler.into(), r));
     }
 
+    /// Record whether a CRI call succeeded.
+    fn rpc(&mut self, handler: &str, check: &str, resp: &Result<Value, String>) {
+        self.record(
+            handler,
+            check,
+            resp.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+    }
+
     /// Record `cond` as the result of `check`; `detail` says what was seen when it is false.
     fn check(&mut self, handler: &str, check: &str, cond: bool, detail: impl FnOnce() -> String) {
         let r = if cond { Ok(()) } else { Err(detail()) };
@@ -784,11 +801,7 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
         "RunPodSandbox",
         json!({"config": sandbox_config, "runtime_handler": handler}),
     );
-    r.record(
-        handler,
-        "RunPodSandbox",
-        resp.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
+    r.rpc(handler, "RunPodSandbox", &resp);
     let sandbox = resp?["pod_sandbox_id"].as_str().unwrap().to_string();
     cri.ids.push((handler.into(), sandbox.clone()));
     pod.sandbox = Some(sandbox.clone());
@@ -855,11 +868,7 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
             "CreateContainer",
             json!({"pod_sandbox_id": sandbox, "config": config, "sandbox_config": sandbox_config}),
         );
-        r.record(
-            handler,
-            "CreateContainer (c1, c2)",
-            resp.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
+        r.rpc(handler, "CreateContainer (c1, c2)", &resp);
         let id = resp?["container_id"].as_str().unwrap().to_string();
         cri.ids.push((handler.into(), id.clone()));
         pod.containers.push(id.clone());
@@ -876,11 +885,7 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
     let mut procs = Vec::new();
     for id in [&c1, &c2] {
         let resp = cri.call("StartContainer", json!({"container_id": id}));
-        r.record(
-            handler,
-            "StartContainer (c1, c2)",
-            resp.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
+        r.rpc(handler, "StartContainer (c1, c2)", &resp);
         resp?;
         let st = cri.call(
             "ContainerStatus",
@@ -912,15 +917,16 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
     // The probes of the checks after RemovePodSandbox see the running pod.
     let ids = [sandbox.clone(), c1.clone(), c2.clone()];
     let (cgroups, mounts) = (cgroups_under(&parent), mounts_under(&cri.dir));
+    let memory = if common::pure_v2() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/memory"
+    };
     let (shims, state) = (commands_naming(&ids[..1]), runtime_state(&ids));
     r.check(
         handler,
         "the leftover probes see the running pod",
-        cgroups
-            .iter()
-            .filter(|c| c.starts_with("/sys/fs/cgroup/memory"))
-            .count()
-            == 3
+        cgroups.iter().filter(|c| c.starts_with(memory)).count() == 3
             && mounts
                 .iter()
                 .filter(|m| ids.iter().any(|id| m.contains(id.as_str())))
@@ -932,7 +938,7 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
     );
 
     // Namespaces, seen from the host: net, ipc and uts are the sandbox's (and not the host's);
-    // pid is each container's own.
+    // c1 has a PID namespace of its own, c2 the sandbox's.
     let me = Proc::of(std::process::id() as i32).unwrap();
     for kind in ["net", "ipc", "uts"] {
         let (s, a, b, h) = (sandbox_proc.ns(kind), p1.ns(kind), p2.ns(kind), me.ns(kind));
@@ -1122,11 +1128,7 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
             "memory_limit_in_bytes": 128 * MIB, "cpu_period": 100000, "cpu_quota": 20000,
             "cpu_shares": 256}}),
     );
-    r.record(
-        handler,
-        "UpdateContainerResources",
-        resp.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
+    r.rpc(handler, "UpdateContainerResources", &resp);
     let got = limits_of(p1.pid).map(|l| l.0);
     r.check(
         handler,
@@ -1145,11 +1147,7 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
 
     // StopContainer: sleep, the PID 1 of its namespace, ignores SIGTERM: SIGKILL after 1 s.
     let resp = cri.call("StopContainer", json!({"container_id": c1, "timeout": 1}));
-    r.record(
-        handler,
-        "StopContainer",
-        resp.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
+    r.rpc(handler, "StopContainer", &resp);
     let st = cri.call("ContainerStatus", json!({"container_id": c1}))?;
     r.check(
         handler,
@@ -1192,11 +1190,7 @@ fn host_pod_flow(
         "RunPodSandbox",
         json!({"config": sandbox_config, "runtime_handler": handler}),
     );
-    r.record(
-        handler,
-        "host pod: RunPodSandbox",
-        resp.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
+    r.rpc(handler, "host pod: RunPodSandbox", &resp);
     let sandbox = resp?["pod_sandbox_id"].as_str().unwrap().to_string();
     cri.ids.push((handler.into(), sandbox.clone()));
     pod.sandbox = Some(sandbox.clone());
@@ -1219,20 +1213,16 @@ fn host_pod_flow(
         "CreateContainer",
         json!({"pod_sandbox_id": sandbox, "config": h1, "sandbox_config": sandbox_config}),
     );
-    r.record(
+    r.rpc(
         handler,
         "host pod: CreateContainer (privileged, tty)",
-        resp.as_ref().map(|_| ()).map_err(Clone::clone),
+        &resp,
     );
     let h1 = resp?["container_id"].as_str().unwrap().to_string();
     cri.ids.push((handler.into(), h1.clone()));
     pod.containers.push(h1.clone());
     let resp = cri.call("StartContainer", json!({"container_id": h1}));
-    r.record(
-        handler,
-        "host pod: StartContainer",
-        resp.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
+    r.rpc(handler, "host pod: StartContainer", &resp);
     resp?;
     let st = cri.call(
         "ContainerStatus",
@@ -1300,11 +1290,7 @@ fn host_pod_flow(
     );
     // Not a PID 1: SIGTERM ends it (128 + 15).
     let resp = cri.call("StopContainer", json!({"container_id": h1, "timeout": 10}));
-    r.record(
-        handler,
-        "host pod: StopContainer",
-        resp.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
+    r.rpc(handler, "host pod: StopContainer", &resp);
     let st = cri.call("ContainerStatus", json!({"container_id": h1}))?;
     r.check(
         handler,
@@ -1320,11 +1306,7 @@ fn pod_teardown(cri: &mut Cri, handler: &str, r: &mut Report, pod: &Pod, label: 
     let Some(sandbox) = &pod.sandbox else { return };
     let id = json!({"pod_sandbox_id": sandbox});
     let resp = cri.call("StopPodSandbox", id.clone());
-    r.record(
-        handler,
-        &format!("{label}: StopPodSandbox"),
-        resp.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
+    r.rpc(handler, &format!("{label}: StopPodSandbox"), &resp);
     if let Ok(st) = cri.call("PodSandboxStatus", id.clone()) {
         r.check(
             handler,
@@ -1334,11 +1316,7 @@ fn pod_teardown(cri: &mut Cri, handler: &str, r: &mut Report, pod: &Pod, label: 
         );
     }
     let resp = cri.call("RemovePodSandbox", id);
-    r.record(
-        handler,
-        &format!("{label}: RemovePodSandbox"),
-        resp.as_ref().map(|_| ()).map_err(Clone::clone),
-    );
+    r.rpc(handler, &format!("{label}: RemovePodSandbox"), &resp);
 
     // Nothing left: in CRI, processes, shims, cgroups, mounts, runtime state.
     let pods = cri.call("ListPodSandbox", json!({}));
