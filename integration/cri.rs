@@ -219,7 +219,7 @@ impl Client {
             return Err(format!(
                 "{}: {}",
                 e["code"].as_str().unwrap_or("?"),
-                e["details"]
+                e["details"].as_str().unwrap_or("?")
             ));
         }
         Ok(v["response"].clone())
@@ -777,6 +777,30 @@ fn shares(shares: i64) -> i64 {
     }
 }
 
+/// Create and start one more container in the pod: its id ("" if it was not created) and the
+/// result of the two calls.
+fn extra_container(
+    cri: &mut Cri,
+    handler: &str,
+    pod: &mut Pod,
+    sandbox: &str,
+    sandbox_config: &Value,
+    config: Value,
+) -> (String, Result<Value, String>) {
+    let resp = cri.call(
+        "CreateContainer",
+        json!({"pod_sandbox_id": sandbox, "config": config, "sandbox_config": sandbox_config}),
+    );
+    let id = match resp {
+        Ok(v) => v["container_id"].as_str().unwrap_or_default().to_string(),
+        Err(e) => return (String::new(), Err(e)),
+    };
+    cri.ids.push((handler.into(), id.clone()));
+    pod.containers.push(id.clone());
+    let resp = cri.call("StartContainer", json!({"container_id": id}));
+    (id, resp)
+}
+
 /// Run the test pod with `handler`, recording every check; the pod is stopped and removed
 /// whatever happens (an error return is a step that could not go on).
 fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Result<(), String> {
@@ -996,6 +1020,18 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
         || format!("(memory, quota, period, shares) = {got:?}"),
     );
 
+    // ContainerStats: the shim reads them from the cgroup the runtime put c1's process in.
+    let stats = cri.call("ContainerStats", json!({"container_id": c1}));
+    r.check(
+        handler,
+        "ContainerStats: c1's memory and CPU usage",
+        stats.as_ref().is_ok_and(|v| {
+            int(&v["stats"]["memory"]["working_set_bytes"]["value"]) > 0
+                && int(&v["stats"]["cpu"]["usage_core_nano_seconds"]["value"]) > 0
+        }),
+        || format!("{stats:?}"),
+    );
+
     // ExecSync: output, exit status, and the error for a missing command.
     let resp = cri.call(
         "ExecSync",
@@ -1120,6 +1156,77 @@ fn pod_flow(cri: &mut Cri, handler: &str, r: &mut Report, pod: &mut Pod) -> Resu
         log.contains(" stdout F hello from c2\n") && log.contains(" stdout F c2 got 42\n"),
         || format!("c2.log: {log:?}"),
     );
+
+    // What kubelet shows users: a container over its memory limit ends "OOMKilled" (the shim
+    // watches the cgroup the runtime made), and one whose command does not exist fails to
+    // start with runc's message.
+    let (oom, oom_st) = extra_container(
+        cri,
+        handler,
+        pod,
+        &sandbox,
+        &sandbox_config,
+        json!({
+            "metadata": {"name": "oom", "attempt": 0},
+            "image": {"image": IMAGE},
+            "command": ["sh", "-c", "x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo survived"],
+            "log_path": "oom.log",
+            "linux": {
+                "resources": {"memory_limit_in_bytes": 32 * MIB},
+                "security_context": {"namespace_options": ns_opts},
+            },
+        }),
+    );
+    r.rpc(handler, "oom: CreateContainer, StartContainer", &oom_st);
+    if oom_st.is_ok() {
+        let st = wait_until("the oom container to exit", || {
+            let st = cri.call("ContainerStatus", json!({"container_id": oom}))?;
+            Ok((st["status"]["state"] == "CONTAINER_EXITED").then_some(st))
+        });
+        r.check(
+            handler,
+            "oom: ContainerStatus: exit code 137, reason OOMKilled",
+            st.as_ref().is_ok_and(|st| {
+                int(&st["status"]["exit_code"]) == 137 && st["status"]["reason"] == "OOMKilled"
+            }),
+            || format!("{st:?}"),
+        );
+    }
+    let (bad, bad_st) = extra_container(
+        cri,
+        handler,
+        pod,
+        &sandbox,
+        &sandbox_config,
+        json!({
+            "metadata": {"name": "bad", "attempt": 0},
+            "image": {"image": IMAGE},
+            "command": ["nosuch-cmd"],
+            "log_path": "bad.log",
+            "linux": {"security_context": {"namespace_options": ns_opts}},
+        }),
+    );
+    r.check(
+        handler,
+        "bad: StartContainer of a missing command fails with runc's message",
+        bad_st
+            .as_ref()
+            .is_err_and(|e| e.contains("exec: \"nosuch-cmd\": executable file not found in $PATH")),
+        || format!("{bad_st:?}"),
+    );
+    if !bad.is_empty() {
+        let st = cri.call("ContainerStatus", json!({"container_id": bad}));
+        r.check(
+            handler,
+            "bad: ContainerStatus: exited, code 128, reason StartError",
+            st.as_ref().is_ok_and(|st| {
+                st["status"]["state"] == "CONTAINER_EXITED"
+                    && int(&st["status"]["exit_code"]) == 128
+                    && st["status"]["reason"] == "StartError"
+            }),
+            || format!("{st:?}"),
+        );
+    }
 
     // UpdateContainerResources, read back from the cgroup and from ContainerStatus.
     let resp = cri.call(
