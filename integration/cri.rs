@@ -8,8 +8,9 @@
 //! The pod: a sandbox from a pause-like image the test builds from the busybox rootfs (a docker
 //! archive imported with `ctr -n k8s.io images import`), in a network namespace of its own (a
 //! no-op CNI plugin written by the test: the namespace has only `lo`), and two containers that
-//! share its network, IPC and UTS namespaces, one of them set up as a restricted pod's. Then a
-//! second pod in the host's namespaces, with a privileged container on a tty. Everything containerd writes is under the test's
+//! share its network, IPC and UTS namespaces, one of them set up as a restricted pod's (and two
+//! short ones: OOM-killed, and a missing command). Then a second pod in the host's namespaces,
+//! with a privileged container on a tty. Everything containerd writes is under the test's
 //! directory, except the runtimes' state (`/run/containerd/runc/k8s.io/<id>`, the shim's default
 //! `--root`) and containerd's `/run/containerd/{fifo,s}`; cgroups are under
 //! `/rt-test/<test>/<handler>/<id>` (the pod's `cgroup_parent`, absolute).
