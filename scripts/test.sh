@@ -56,10 +56,12 @@ find_cargo() {
 }
 
 ensure_pkgs busybox-static libseccomp-dev pkg-config gcc libc6-dev iproute2 util-linux uidmap passwd procps
-# runc: the control of integration/rootfs.rs's propagation test.
+# runc: the control of integration/rootfs.rs's propagation test (and of the cri test).
 ensure_pkgs runc
-# The managers tests drive real podman (with conmon) and containerd (with ctr).
-[[ -n ${RT_SKIP_MANAGERS:-} ]] || ensure_pkgs podman containerd
+# The managers tests drive real podman (with conmon) and containerd (with ctr); the cri test
+# drives containerd's CRI plugin (the CNI loopback plugin, a Python client in a venv under
+# target/, its packages from PyPI).
+[[ -n ${RT_SKIP_MANAGERS:-} ]] || ensure_pkgs podman containerd containernetworking-plugins python3-venv
 find_cargo
 
 if [[ ${RT_LINT:-0} == 1 ]]; then
