@@ -353,8 +353,12 @@ impl Paused {
     fn wait(&mut self, point: &str) -> i32 {
         let deadline = Instant::now() + CMD_TIMEOUT;
         loop {
-            if let Ok(s) = fs::read_to_string(&self.marker) {
-                let (p, pid) = s.trim().split_once(' ').unwrap();
+            // rt makes the file when it starts and writes the line, whole, once it pauses.
+            if let Some(line) = fs::read_to_string(&self.marker)
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+            {
+                let (p, pid) = line.trim().split_once(' ').unwrap();
                 assert_eq!(p, point);
                 return pid.parse().unwrap();
             }
@@ -385,8 +389,20 @@ impl Drop for Paused {
 /// command expects it); then `list` shows no ghost, `delete --force` succeeds, nothing is left.
 /// `expect` is the status `state` must report after the kill (None: the container is not listed).
 fn crash_at(point: &str, prepare: &[&str], args: &[&str], expect: Option<&str>) {
+    crash_at_with(point, prepare, args, expect, |_| {})
+}
+
+/// `crash_at` with the container's config changed by `config` first.
+fn crash_at_with(
+    point: &str,
+    prepare: &[&str],
+    args: &[&str],
+    expect: Option<&str>,
+    config: impl FnOnce(&mut Container),
+) {
     let mut c = Container::new("crash");
     c.args(&["sleep", "30"]);
+    config(&mut c);
     c.write_config();
     for step in prepare {
         match *step {

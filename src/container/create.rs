@@ -138,6 +138,7 @@ pub(super) fn create_parked(
                 true => crate::cgroups::make_delegated(p)?,
                 false => crate::cgroups::make(p)?,
             };
+            crate::testpoint::pause_point("create:cgroups-made");
             // Rootless: only the cgroups this user could make are the container's.
             state.cgroup_paths = p.paths.clone();
             if !p.created_parents.is_empty() || !p.skipped.is_empty() {

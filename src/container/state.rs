@@ -130,6 +130,7 @@ pub fn create(root: &Path, id: &str, state: &State) -> Result<Locked> {
         dir: tmp,
         _lock: lock,
     };
+    crate::testpoint::pause_point("create:claim");
     if let Err(e) = locked.save(state) {
         let _ = std::fs::remove_dir_all(&locked.dir);
         return Err(e);

@@ -100,6 +100,7 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     // Born not dumpable: the container's processes may not reach our /proc files (exe, fd,
     // mem) nor ptrace us before we exec, not even for an instant after the clone.
     super::init::set_dumpable(false);
+    crate::testpoint::pause_point("exec:before-clone");
     let mut forked = clone::clone(0, v2.as_ref().map(|(_, f)| f.as_raw_fd()));
     let mut in_v2_cgroup = v2.is_some();
     if forked.is_err() && in_v2_cgroup {
@@ -123,6 +124,7 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         pid = reap_on_error(pid, forked_pid(&parent_end, pid))?;
     }
     let result = (|| -> Result<Spawned> {
+        crate::testpoint::pause_point("exec:cloned");
         // process.execCPUAffinity.initial: before the move into the container's cgroup.
         if let Some(initial) = affinity(o.process, true) {
             super::sched::set_affinity(pid, initial, "process.execCPUAffinity.initial")?;
@@ -257,6 +259,7 @@ struct Joined {
 fn needed_fds(o: &ExecOptions, root: &OwnedFd, chan: &Channel, cgroups: &SelfJoin) -> Vec<RawFd> {
     let mut keep = vec![chan.raw_fd(), root.as_raw_fd(), o.init_pidfd.as_raw_fd()];
     keep.extend(cgroups.fds());
+    keep.extend(crate::testpoint::fd());
     if let Console::Socket(s) = &o.console {
         keep.push(s.as_raw_fd());
     }
@@ -277,6 +280,7 @@ fn setup(
     }
     // After Go: the runtime has set execCPUAffinity.initial, which comes before the move.
     cgroups.join()?;
+    crate::testpoint::pause_point("exec:child-setup");
     let (seccomp_listener, proc) = match joined {
         Some(j) => (j.listener, j.proc),
         // listenerPath is a host path: connect before entering the container's mount namespace,

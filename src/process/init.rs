@@ -98,6 +98,7 @@ fn needed_fds(opts: &InitOptions, chan: &Channel, mount_userns: &[Option<OwnedFd
     keep.extend(mount_userns.iter().flatten().map(|f| f.as_raw_fd()));
     // Until it parks (logging::detach).
     keep.extend(crate::logging::file_fd());
+    keep.extend(crate::testpoint::fd());
     keep
 }
 

@@ -112,6 +112,7 @@ pub fn prepare(o: Options) -> Result<Exec> {
     capabilities::drop_bounding(process.capabilities().as_ref())?;
     user::chown_stdio(process.user().uid())?;
     user::switch(o.proc, process.user())?;
+    crate::testpoint::pause_point("prepare:user-switched");
     capabilities::apply(process.capabilities().as_ref())?;
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user::home_dir(process.user().uid())));
