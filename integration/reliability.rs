@@ -576,6 +576,123 @@ fn crash_in_run_during_init_setup() {
     );
 }
 
+/// An rt command left running in the background, its output in files of the bundle.
+struct Background {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Background {
+    fn spawn(c: &Container, args: &[&str]) -> Background {
+        let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
+        let out = c.bundle.join(format!("bg{n}.out"));
+        let err = c.bundle.join(format!("bg{n}.err"));
+        let child = Command::new(rt_bin())
+            .arg("--root")
+            .arg(state_root())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).unwrap())
+            .stderr(fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        Background { child, out, err }
+    }
+
+    /// Its status and output, failing the test if it does not end within `limit`.
+    #[track_caller]
+    fn finish_within(mut self, limit: Duration) -> Output {
+        let status = wait_within(&mut self.child, limit, "rt in the background");
+        Output {
+            status,
+            stdout: fs::read_to_string(&self.out).unwrap(),
+            stderr: fs::read_to_string(&self.err).unwrap(),
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+
+/// A created container whose startContainer hook (in the container) sleeps forever, with the
+/// hook's `timeout` if any.
+fn with_a_hung_start_container_hook(name: &str, timeout: Option<u64>) -> Container {
+    let mut c = Container::new(name);
+    let mut hook = json!({"path": "/bin/sleep", "args": ["sleep", "100000"]});
+    if let Some(t) = timeout {
+        hook["timeout"] = json!(t);
+    }
+    c.config["hooks"] = json!({ "startContainer": [hook] });
+    c.args(&["sleep", "30"]);
+    c.create().ok();
+    c
+}
+
+/// `state` and `list` answer at once while `start` waits: it holds no lock meanwhile.
+#[track_caller]
+fn answers_meanwhile(c: &Container) {
+    let mut cmd = Command::new(rt_bin());
+    cmd.arg("--root").arg(state_root()).args(["state", &c.id]);
+    let out = run_cmd_within(&mut cmd, &c.bundle, Duration::from_secs(2)).ok();
+    let st: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_ne!(st["status"], "stopped", "{st}");
+    assert_listed_consistently(c);
+}
+
+#[test]
+fn start_ends_when_a_hung_start_container_hook_times_out() {
+    let c = with_a_hung_start_container_hook("hunghook", Some(3));
+    let init = recorded_init(&c);
+    let _guard = KillOnDrop(init);
+    let t = Instant::now();
+    let start = Background::spawn(&c, &["start", &c.id]);
+    std::thread::sleep(Duration::from_millis(500));
+    answers_meanwhile(&c);
+    let out = start.finish_within(Duration::from_secs(8));
+    assert!(t.elapsed() >= Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains("startContainer hook #0") && out.stderr.contains("timed out after 3s"),
+        "{out:?}"
+    );
+    wait_dead(init.0, init.1, "the init of a failed start");
+    assert_eq!(c.status(), "stopped");
+    rt_in(&c.bundle, &["delete", &c.id]).ok();
+    assert_nothing_left(&c, init);
+}
+
+#[test]
+fn kill_and_delete_work_while_start_waits_for_a_hook_without_timeout() {
+    for end in ["kill", "delete"] {
+        let c = with_a_hung_start_container_hook("nohooktimeout", None);
+        let init = recorded_init(&c);
+        let _guard = KillOnDrop(init);
+        let start = Background::spawn(&c, &["start", &c.id]);
+        std::thread::sleep(Duration::from_millis(500));
+        answers_meanwhile(&c);
+        let args: &[&str] = match end {
+            "kill" => &["kill", &c.id, "KILL"],
+            _ => &["delete", "--force", &c.id],
+        };
+        let mut cmd = Command::new(rt_bin());
+        cmd.arg("--root").arg(state_root()).args(args);
+        run_cmd_within(&mut cmd, &c.bundle, Duration::from_secs(2)).ok();
+        // Its init gone, start ends.
+        let out = start.finish_within(CMD_TIMEOUT);
+        assert_clean_exit("start", &out);
+        wait_dead(init.0, init.1, end);
+        rt_in(&c.bundle, &["delete", "--force", &c.id]).ok();
+        assert_nothing_left(&c, init);
+    }
+}
+
 /// Foreground `rt run` started by hand: its pid, and the files its output goes to.
 struct Foreground {
     child: Child,
