@@ -298,6 +298,8 @@ fn racing_creates_and_deletes_of_one_id() {
         for e in fs::read_dir(state_root()).unwrap().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Some(pid) = name.strip_prefix(".rt-new:") {
+                // `<pid>:<start time>`.
+                let pid = pid.split(':').next().unwrap();
                 assert!(
                     Path::new("/proc").join(pid).exists(),
                     "a create's temporary directory is left: {name}"
@@ -574,6 +576,65 @@ fn crash_in_run_during_init_setup() {
         &["run", "--bundle", "BUNDLE", "ID"],
         Some("stopped"),
     );
+}
+
+#[test]
+fn crash_in_create_once_its_cgroups_are_made() {
+    // The parents made for the container's cgroup (rt-test/<id> and rt-test/<id>/a) are not
+    // recorded yet when create dies: delete --force must still remove them.
+    crash_at_with(
+        "create:cgroups-made",
+        &[],
+        &["create", "--bundle", "BUNDLE", "ID"],
+        Some("stopped"),
+        |c| {
+            c.config["linux"]["cgroupsPath"] = json!(format!("/{CGROUP_PREFIX}/{}/a/b", c.id));
+        },
+    );
+}
+
+/// The temporary directories under the state root of a `create` whose pid is `pid`
+/// (`.rt-new:<pid>` or `.rt-new:<pid>:<start time>`).
+fn claims_of(pid: i32) -> Vec<String> {
+    let pid = pid.to_string();
+    fs::read_dir(state_root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            n.strip_prefix(".rt-new:")
+                .is_some_and(|rest| rest.split(':').next() == Some(pid.as_str()))
+        })
+        .collect()
+}
+
+#[test]
+fn crash_while_claiming_the_id_leaves_no_temporary_directory() {
+    // Killed between the mkdir of its temporary directory and its rename to the id: the next
+    // delete --force, or the next create, finds the dead create's directory and removes it.
+    let mut c = Container::new("claim");
+    c.args(&["sleep", "30"]);
+    c.write_config();
+    let b = c.bundle.to_str().unwrap().to_string();
+    for next in ["delete", "create"] {
+        let mut paused = Paused::spawn(&c, "create:claim", &["create", "--bundle", &b, &c.id]);
+        let pid = paused.wait("create:claim");
+        paused.kill();
+        assert_eq!(claims_of(pid).len(), 1, "the killed create's directory");
+        assert!(
+            assert_listed_consistently(&c).is_none(),
+            "an id without a state"
+        );
+        let out = match next {
+            "delete" => rt_in(&c.bundle, &["delete", "--force", &c.id]),
+            _ => rt_in(&c.bundle, &["create", "--bundle", &b, &c.id]),
+        };
+        assert_eq!(out.code(), 0, "{next}: {out:?}");
+        assert_eq!(claims_of(pid), Vec::<String>::new(), "left by {next}");
+    }
+    let init = recorded_init(&c);
+    rt_in(&c.bundle, &["delete", "--force", &c.id]).ok();
+    assert_nothing_left(&c, init);
 }
 
 /// An rt command left running in the background, its output in files of the bundle.
