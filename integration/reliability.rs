@@ -429,8 +429,9 @@ fn crash_at_with(
     // wait on it.
     let _guard = KillOnDrop(init);
     paused.kill();
-    if point == "create:init-setup" {
-        // The init paused mid-setup: its creator's death kills it, nobody has to.
+    if point == "create:init-setup" || point == "prepare:user-switched" {
+        // The init paused mid-setup: its creator's death kills it, nobody has to (also once it
+        // became the process's user, which clears a death signal).
         assert_eq!(who, init.0, "the init is the one that paused");
         wait_dead(init.0, init.1, "init of a killed create");
     }
@@ -579,6 +580,18 @@ fn crash_in_run_during_init_setup() {
 }
 
 #[test]
+fn crash_in_create_after_the_user_switch() {
+    // Becoming the process's user clears the init's death signal: it must be set again.
+    crash_at_with(
+        "prepare:user-switched",
+        &[],
+        &["create", "--bundle", "BUNDLE", "ID"],
+        Some("stopped"),
+        |c| c.config["process"]["user"] = json!({"uid": 1000, "gid": 1000}),
+    );
+}
+
+#[test]
 fn crash_in_create_once_its_cgroups_are_made() {
     // The parents made for the container's cgroup (rt-test/<id> and rt-test/<id>/a) are not
     // recorded yet when create dies: delete --force must still remove them.
@@ -635,6 +648,60 @@ fn crash_while_claiming_the_id_leaves_no_temporary_directory() {
     let init = recorded_init(&c);
     rt_in(&c.bundle, &["delete", "--force", &c.id]).ok();
     assert_nothing_left(&c, init);
+}
+
+/// Processes in the PID namespace `pidns` (a `pid:[N]` link) but `init`.
+fn others_in_pid_namespace(pidns: &str, init: i32) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&p| p != init)
+        .filter(|p| {
+            fs::read_link(format!("/proc/{p}/ns/pid")).is_ok_and(|l| l.to_string_lossy() == pidns)
+        })
+        .collect()
+}
+
+#[test]
+fn crash_in_exec_at_each_phase_leaves_no_process_in_the_container() {
+    let mut c = Container::new("execcrash");
+    c.args(&["sleep", "60"]);
+    c.create().ok();
+    c.start().ok();
+    let init = c.pid();
+    let pidns = ns(&init.to_string(), "pid");
+    for point in [
+        "exec:before-clone",
+        "exec:cloned",
+        "exec:child-setup",
+        "prepare:user-switched",
+    ] {
+        let args = ["exec", "--user", "1000:1000", &c.id, "sleep", "999"];
+        let mut paused = Paused::spawn(&c, point, &args);
+        let who = paused.wait(point);
+        let rt_pid = paused.child.id() as i32;
+        if who != rt_pid {
+            // The exec'd process paused: it is in the container already.
+            assert_eq!(ns(&who.to_string(), "pid"), pidns, "{point}: {who}");
+        }
+        paused.kill();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = others_in_pid_namespace(&pidns, init);
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{point}: processes left in the container after exec was killed: {left:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(c.status(), "running", "{point}");
+    }
+    rt_in(&c.bundle, &["delete", "--force", &c.id]).ok();
+    assert_nothing_left(&c, (0, 0));
 }
 
 /// An rt command left running in the background, its output in files of the bundle.

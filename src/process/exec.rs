@@ -182,11 +182,11 @@ fn forked_pid(chan: &Channel, first: i32) -> Result<i32> {
 }
 
 fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups: SelfJoin) -> ! {
-    // Safety: plain prctls. Die with the runtime while the setup goes on; and until the exec,
-    // keep the container's processes out of our /proc files (memory, fds, exe).
-    let guard = || unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        libc::prctl(libc::PR_SET_DUMPABLE, 0);
+    // Die with the runtime while the setup goes on (see pdeath); and until the exec, keep the
+    // container's processes out of our /proc files (memory, fds, exe).
+    let guard = || {
+        super::pdeath::set();
+        super::init::set_dumpable(false);
     };
     guard();
     // Nothing of the caller's goes into the container with it: its log (a host file; errors
@@ -238,7 +238,8 @@ fn join_and_fork(o: &ExecOptions, chan: &Channel) -> Result<Option<Joined>> {
     let listener =
         crate::seccomp::connect_listener(o.linux.and_then(|l| l.seccomp().as_ref()), &o.state)?;
     let proc = crate::procfs::ProcFs::private()?;
-    setns(o.init_pidfd, o.namespaces, "namespaces")?;
+    // Entering a user namespace changes our credentials.
+    super::pdeath::keep(|| setns(o.init_pidfd, o.namespaces, "namespaces"))?;
     match clone::clone(libc::CLONE_PARENT as u64, None)? {
         clone::Forked::Child => Ok(Some(Joined { listener, proc })),
         clone::Forked::Parent(pid) => {
@@ -296,7 +297,8 @@ fn setup(
                 - CloneFlags::CLONE_NEWPID
                 - CloneFlags::from_bits_retain(CLONE_NEWTIME);
             if !rest.is_empty() {
-                setns(o.init_pidfd, rest, "namespaces")?;
+                // Entering a user namespace changes our credentials.
+                super::pdeath::keep(|| setns(o.init_pidfd, rest, "namespaces"))?;
             }
             (l, proc)
         }
@@ -331,9 +333,9 @@ fn setup(
         before_load: &|| Ok(()),
         proc: &crate::procfs::Lazy::ready(proc),
     })?;
-    // Safety: plain prctl. From here on the process outlives a detached `exec`, which may exit
-    // as soon as it reads Ready: clear the death signal first.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    // From here on the process outlives a detached `exec`, which may exit as soon as it reads
+    // Ready: clear the death signal first.
+    super::pdeath::clear();
     chan.send(&FromInit::Ready, None)?;
     Ok(exec)
 }

@@ -9,6 +9,7 @@ pub mod fifo;
 mod idmap;
 mod init;
 mod lookpath;
+mod pdeath;
 mod prepare;
 mod rlimits;
 mod sched;
