@@ -728,6 +728,25 @@ impl Background {
         Background { child, out, err }
     }
 
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    #[track_caller]
+    fn wait_output(&mut self, want: &str) {
+        let deadline = Instant::now() + CMD_TIMEOUT;
+        while !fs::read_to_string(&self.out).unwrap().contains(want) {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                panic!(
+                    "rt exited ({st}) before printing {want:?}: {}",
+                    fs::read_to_string(&self.err).unwrap()
+                );
+            }
+            assert!(Instant::now() < deadline, "no {want:?} from the container");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// Its status and output, failing the test if it does not end within `limit`.
     #[track_caller]
     fn finish_within(mut self, limit: Duration) -> Output {
@@ -941,6 +960,83 @@ fn run_survives_a_signal_during_setup() {
     let (code, out) = run.finish();
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("ran"), "{out}");
+    assert_nothing_left(&c, (0, 0));
+}
+
+/// A shell script that says `got-N` for each signal N it gets, and exits 7 on SIGTERM.
+fn trapping(signals: &[i32]) -> String {
+    let mut s: String = signals
+        .iter()
+        .map(|n| format!("trap 'echo got-{n}' {n}; "))
+        .collect();
+    s.push_str("trap 'echo got-TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done");
+    s
+}
+
+/// Send each of `forwarded` to `fg` and wait for the container to say it got it; then the
+/// signals that are not for it, then SIGTERM, which ends it with 7.
+#[track_caller]
+fn forwards_all_but_chld_winch_and_urg(mut fg: Background, forwarded: &[i32]) -> Output {
+    fg.wait_output("ready");
+    for &sig in forwarded {
+        // Safety: a signal to our own child.
+        assert_eq!(unsafe { libc::kill(fg.pid(), sig) }, 0);
+        fg.wait_output(&format!("got-{sig}\n"));
+    }
+    for sig in [libc::SIGWINCH, libc::SIGURG, libc::SIGTERM] {
+        // Safety: as above.
+        assert_eq!(unsafe { libc::kill(fg.pid(), sig) }, 0);
+    }
+    let out = fg.finish_within(CMD_TIMEOUT);
+    assert_eq!(out.code(), 7, "{out:?}");
+    for sig in [libc::SIGWINCH, libc::SIGURG] {
+        assert!(
+            !out.stdout.contains(&format!("got-{sig}\n")),
+            "signal {sig} reached the container: {out:?}"
+        );
+    }
+    out
+}
+
+/// Signals a foreground rt forwards, as runc: all but SIGCHLD, SIGWINCH (a terminal's size) and
+/// SIGURG (Go's preemption, for runc); real-time ones included.
+fn forwarded_signals() -> Vec<i32> {
+    vec![
+        libc::SIGALRM,
+        libc::SIGPWR,
+        libc::SIGUSR1,
+        libc::SIGCONT,
+        libc::SIGRTMIN() + 3,
+        libc::SIGRTMAX(),
+    ]
+}
+
+#[test]
+fn run_forwards_every_signal_but_chld_winch_and_urg() {
+    let mut c = Container::new("fwdall");
+    let mut all = forwarded_signals();
+    all.extend([libc::SIGWINCH, libc::SIGURG]);
+    c.sh(&trapping(&all));
+    c.write_config();
+    let b = c.bundle.to_str().unwrap().to_string();
+    let run = Background::spawn(&c, &["run", "--bundle", &b, &c.id]);
+    forwards_all_but_chld_winch_and_urg(run, &forwarded_signals());
+    assert_nothing_left(&c, (0, 0));
+}
+
+#[test]
+fn exec_forwards_every_signal_but_chld_winch_and_urg() {
+    let mut c = Container::new("execfwd");
+    c.args(&["sleep", "30"]);
+    c.create().ok();
+    c.start().ok();
+    let mut all = forwarded_signals();
+    all.extend([libc::SIGWINCH, libc::SIGURG]);
+    let script = trapping(&all);
+    let exec = Background::spawn(&c, &["exec", &c.id, "sh", "-c", &script]);
+    forwards_all_but_chld_winch_and_urg(exec, &forwarded_signals());
+    assert_eq!(c.status(), "running");
+    rt_in(&c.bundle, &["delete", "--force", &c.id]).ok();
     assert_nothing_left(&c, (0, 0));
 }
 
