@@ -1040,6 +1040,47 @@ fn exec_forwards_every_signal_but_chld_winch_and_urg() {
     assert_nothing_left(&c, (0, 0));
 }
 
+#[test]
+fn run_reaps_the_orphans_of_the_container_as_a_subreaper() {
+    // Without a PID namespace of its own nobody in the container reaps its orphans: as with
+    // runc, they come to the foreground rt, which reaps them and still exits with the init's
+    // status.
+    let mut c = Container::new("subreaper");
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    c.sh("(sleep 0.8 &); echo started; sleep 1.6; exit 3");
+    let mut run = Foreground::spawn(&c);
+    run.wait_output("started");
+    let init = c.pid();
+    let deadline = Instant::now() + Duration::from_millis(500);
+    let orphan = loop {
+        let kids = children(run.pid());
+        if let Some(&(p, _)) = kids.iter().find(|(p, _)| *p != init) {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the container's orphan did not come to rt: {kids:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // Reaped once it ends (after 0.8 s), while the init still runs.
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while children(run.pid()).iter().any(|(p, _)| *p == orphan) {
+        assert!(
+            Instant::now() < deadline,
+            "orphan {orphan} not reaped: {:?}",
+            children(run.pid())
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (code, out) = run.finish();
+    assert_eq!(code, 3, "{out}");
+    assert_nothing_left(&c, (0, 0));
+}
+
 /// Children of `pid` with their state letter, from /proc/<pid>/task/*/children.
 fn children(pid: i32) -> Vec<(i32, String)> {
     let mut v = Vec::new();
@@ -1062,8 +1103,8 @@ fn children(pid: i32) -> Vec<(i32, String)> {
 
 #[test]
 fn run_leaves_no_zombie_children() {
-    // With a PID namespace the container's init reaps its orphans; without one they go to the
-    // host's reaper, never to rt (which is not a subreaper): either way rt holds no zombie.
+    // With a PID namespace the container's init reaps its orphans; without one they come to rt
+    // (a subreaper), as the hooks' do: either way rt holds no zombie.
     for own_pid_ns in [true, false] {
         let mut c = Container::new("zombie");
         let hook = c.bundle.join("hook.sh");

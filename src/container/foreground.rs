@@ -7,6 +7,10 @@
 //! (`catch_signals`), so that a signal sent to rt while it sets the container up neither kills rt
 //! (leaving the container behind) nor gets lost: it is kept and delivered as soon as the process is
 //! known (`forward_signals`).
+//!
+//! A foreground `run` is also a child subreaper, as runc's: the orphans of the container's
+//! processes (without a PID namespace of its own, nobody in the container reaps them) and of its
+//! hooks come to rt, which reaps them while it waits.
 
 use anyhow::{Context as _, Result};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
@@ -136,16 +140,28 @@ pub fn forward_signals(pid: i32) {
     }
 }
 
-/// Wait for our child `pid` to end; its exit code, or 128+N if signal N killed it.
+/// Become a child subreaper: orphaned descendants come to us (and `wait_exit` reaps them).
+pub fn become_subreaper() -> Result<()> {
+    // Safety: plain prctl.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("prctl PR_SET_CHILD_SUBREAPER");
+    }
+    Ok(())
+}
+
+/// Wait for our child `pid` to end; its exit code, or 128+N if signal N killed it. Any other
+/// child that ends meanwhile (an orphan that came to a subreaper) is reaped.
 pub fn wait_exit(pid: i32) -> Result<i32> {
     // Stop forwarding while the exited child is still unreaped, so that its pid, free again
     // once reaped, never gets a signal meant for it.
     loop {
-        match waitid(
-            Id::Pid(Pid::from_raw(pid)),
-            WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
-        ) {
-            Ok(_) => break,
+        match waitid(Id::All, WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Ok(st) if st.pid() == Some(Pid::from_raw(pid)) => break,
+            Ok(st) => {
+                if let Some(other) = st.pid() {
+                    let _ = waitpid(other, Some(WaitPidFlag::WNOHANG));
+                }
+            }
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e).context("wait for the container process"),
         }
