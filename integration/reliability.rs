@@ -298,6 +298,8 @@ fn racing_creates_and_deletes_of_one_id() {
         for e in fs::read_dir(state_root()).unwrap().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Some(pid) = name.strip_prefix(".rt-new:") {
+                // `<pid>:<start time>`.
+                let pid = pid.split(':').next().unwrap();
                 assert!(
                     Path::new("/proc").join(pid).exists(),
                     "a create's temporary directory is left: {name}"
@@ -353,8 +355,12 @@ impl Paused {
     fn wait(&mut self, point: &str) -> i32 {
         let deadline = Instant::now() + CMD_TIMEOUT;
         loop {
-            if let Ok(s) = fs::read_to_string(&self.marker) {
-                let (p, pid) = s.trim().split_once(' ').unwrap();
+            // rt makes the file when it starts and writes the line, whole, once it pauses.
+            if let Some(line) = fs::read_to_string(&self.marker)
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+            {
+                let (p, pid) = line.trim().split_once(' ').unwrap();
                 assert_eq!(p, point);
                 return pid.parse().unwrap();
             }
@@ -385,8 +391,20 @@ impl Drop for Paused {
 /// command expects it); then `list` shows no ghost, `delete --force` succeeds, nothing is left.
 /// `expect` is the status `state` must report after the kill (None: the container is not listed).
 fn crash_at(point: &str, prepare: &[&str], args: &[&str], expect: Option<&str>) {
+    crash_at_with(point, prepare, args, expect, |_| {})
+}
+
+/// `crash_at` with the container's config changed by `config` first.
+fn crash_at_with(
+    point: &str,
+    prepare: &[&str],
+    args: &[&str],
+    expect: Option<&str>,
+    config: impl FnOnce(&mut Container),
+) {
     let mut c = Container::new("crash");
     c.args(&["sleep", "30"]);
+    config(&mut c);
     c.write_config();
     for step in prepare {
         match *step {
@@ -411,8 +429,9 @@ fn crash_at(point: &str, prepare: &[&str], args: &[&str], expect: Option<&str>) 
     // wait on it.
     let _guard = KillOnDrop(init);
     paused.kill();
-    if point == "create:init-setup" {
-        // The init paused mid-setup: its creator's death kills it, nobody has to.
+    if point == "create:init-setup" || point == "prepare:user-switched" {
+        // The init paused mid-setup: its creator's death kills it, nobody has to (also once it
+        // became the process's user, which clears a death signal).
         assert_eq!(who, init.0, "the init is the one that paused");
         wait_dead(init.0, init.1, "init of a killed create");
     }
@@ -560,6 +579,267 @@ fn crash_in_run_during_init_setup() {
     );
 }
 
+#[test]
+fn crash_in_create_after_the_user_switch() {
+    // Becoming the process's user clears the init's death signal: it must be set again.
+    crash_at_with(
+        "prepare:user-switched",
+        &[],
+        &["create", "--bundle", "BUNDLE", "ID"],
+        Some("stopped"),
+        |c| c.config["process"]["user"] = json!({"uid": 1000, "gid": 1000}),
+    );
+}
+
+#[test]
+fn crash_in_create_once_its_cgroups_are_made() {
+    // The parents made for the container's cgroup (rt-test/<id> and rt-test/<id>/a) are not
+    // recorded yet when create dies: delete --force must still remove them.
+    crash_at_with(
+        "create:cgroups-made",
+        &[],
+        &["create", "--bundle", "BUNDLE", "ID"],
+        Some("stopped"),
+        |c| {
+            c.config["linux"]["cgroupsPath"] = json!(format!("/{CGROUP_PREFIX}/{}/a/b", c.id));
+        },
+    );
+}
+
+/// The temporary directories under the state root of a `create` whose pid is `pid`
+/// (`.rt-new:<pid>` or `.rt-new:<pid>:<start time>`).
+fn claims_of(pid: i32) -> Vec<String> {
+    let pid = pid.to_string();
+    fs::read_dir(state_root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            n.strip_prefix(".rt-new:")
+                .is_some_and(|rest| rest.split(':').next() == Some(pid.as_str()))
+        })
+        .collect()
+}
+
+#[test]
+fn crash_while_claiming_the_id_leaves_no_temporary_directory() {
+    // Killed between the mkdir of its temporary directory and its rename to the id: the next
+    // delete --force, or the next create, finds the dead create's directory and removes it.
+    let mut c = Container::new("claim");
+    c.args(&["sleep", "30"]);
+    c.write_config();
+    let b = c.bundle.to_str().unwrap().to_string();
+    for next in ["delete", "create"] {
+        let mut paused = Paused::spawn(&c, "create:claim", &["create", "--bundle", &b, &c.id]);
+        let pid = paused.wait("create:claim");
+        paused.kill();
+        assert_eq!(claims_of(pid).len(), 1, "the killed create's directory");
+        assert!(
+            assert_listed_consistently(&c).is_none(),
+            "an id without a state"
+        );
+        let out = match next {
+            "delete" => rt_in(&c.bundle, &["delete", "--force", &c.id]),
+            _ => rt_in(&c.bundle, &["create", "--bundle", &b, &c.id]),
+        };
+        assert_eq!(out.code(), 0, "{next}: {out:?}");
+        assert_eq!(claims_of(pid), Vec::<String>::new(), "left by {next}");
+    }
+    let init = recorded_init(&c);
+    rt_in(&c.bundle, &["delete", "--force", &c.id]).ok();
+    assert_nothing_left(&c, init);
+}
+
+/// Processes in the PID namespace `pidns` (a `pid:[N]` link) but `init`.
+fn others_in_pid_namespace(pidns: &str, init: i32) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&p| p != init)
+        .filter(|p| {
+            fs::read_link(format!("/proc/{p}/ns/pid")).is_ok_and(|l| l.to_string_lossy() == pidns)
+        })
+        .collect()
+}
+
+#[test]
+fn crash_in_exec_at_each_phase_leaves_no_process_in_the_container() {
+    let mut c = Container::new("execcrash");
+    c.args(&["sleep", "60"]);
+    c.create().ok();
+    c.start().ok();
+    let init = c.pid();
+    let pidns = ns(&init.to_string(), "pid");
+    for point in [
+        "exec:before-clone",
+        "exec:cloned",
+        "exec:child-setup",
+        "prepare:user-switched",
+    ] {
+        let args = ["exec", "--user", "1000:1000", &c.id, "sleep", "999"];
+        let mut paused = Paused::spawn(&c, point, &args);
+        let who = paused.wait(point);
+        let rt_pid = paused.child.id() as i32;
+        if who != rt_pid {
+            // The exec'd process paused: it is in the container already.
+            assert_eq!(ns(&who.to_string(), "pid"), pidns, "{point}: {who}");
+        }
+        paused.kill();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = others_in_pid_namespace(&pidns, init);
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{point}: processes left in the container after exec was killed: {left:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(c.status(), "running", "{point}");
+    }
+    rt_in(&c.bundle, &["delete", "--force", &c.id]).ok();
+    assert_nothing_left(&c, (0, 0));
+}
+
+/// An rt command left running in the background, its output in files of the bundle.
+struct Background {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Background {
+    fn spawn(c: &Container, args: &[&str]) -> Background {
+        let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
+        let out = c.bundle.join(format!("bg{n}.out"));
+        let err = c.bundle.join(format!("bg{n}.err"));
+        let child = Command::new(rt_bin())
+            .arg("--root")
+            .arg(state_root())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).unwrap())
+            .stderr(fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        Background { child, out, err }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    #[track_caller]
+    fn wait_output(&mut self, want: &str) {
+        let deadline = Instant::now() + CMD_TIMEOUT;
+        while !fs::read_to_string(&self.out).unwrap().contains(want) {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                panic!(
+                    "rt exited ({st}) before printing {want:?}: {}",
+                    fs::read_to_string(&self.err).unwrap()
+                );
+            }
+            assert!(Instant::now() < deadline, "no {want:?} from the container");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Its status and output, failing the test if it does not end within `limit`.
+    #[track_caller]
+    fn finish_within(mut self, limit: Duration) -> Output {
+        let status = wait_within(&mut self.child, limit, "rt in the background");
+        Output {
+            status,
+            stdout: fs::read_to_string(&self.out).unwrap(),
+            stderr: fs::read_to_string(&self.err).unwrap(),
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+
+/// A created container whose startContainer hook (in the container) sleeps forever, with the
+/// hook's `timeout` if any.
+fn with_a_hung_start_container_hook(name: &str, timeout: Option<u64>) -> Container {
+    let mut c = Container::new(name);
+    let mut hook = json!({"path": "/bin/sleep", "args": ["sleep", "100000"]});
+    if let Some(t) = timeout {
+        hook["timeout"] = json!(t);
+    }
+    c.config["hooks"] = json!({ "startContainer": [hook] });
+    c.args(&["sleep", "30"]);
+    c.create().ok();
+    c
+}
+
+/// `state` and `list` answer at once while `start` waits: it holds no lock meanwhile.
+#[track_caller]
+fn answers_meanwhile(c: &Container) {
+    let mut cmd = Command::new(rt_bin());
+    cmd.arg("--root").arg(state_root()).args(["state", &c.id]);
+    let out = run_cmd_within(&mut cmd, &c.bundle, Duration::from_secs(2)).ok();
+    let st: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_ne!(st["status"], "stopped", "{st}");
+    assert_listed_consistently(c);
+}
+
+#[test]
+fn start_ends_when_a_hung_start_container_hook_times_out() {
+    let c = with_a_hung_start_container_hook("hunghook", Some(3));
+    let init = recorded_init(&c);
+    let _guard = KillOnDrop(init);
+    let t = Instant::now();
+    let start = Background::spawn(&c, &["start", &c.id]);
+    std::thread::sleep(Duration::from_millis(500));
+    answers_meanwhile(&c);
+    let out = start.finish_within(Duration::from_secs(8));
+    assert!(t.elapsed() >= Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains("startContainer hook #0") && out.stderr.contains("timed out after 3s"),
+        "{out:?}"
+    );
+    wait_dead(init.0, init.1, "the init of a failed start");
+    assert_eq!(c.status(), "stopped");
+    rt_in(&c.bundle, &["delete", &c.id]).ok();
+    assert_nothing_left(&c, init);
+}
+
+#[test]
+fn kill_and_delete_work_while_start_waits_for_a_hook_without_timeout() {
+    for end in ["kill", "delete"] {
+        let c = with_a_hung_start_container_hook("nohooktimeout", None);
+        let init = recorded_init(&c);
+        let _guard = KillOnDrop(init);
+        let start = Background::spawn(&c, &["start", &c.id]);
+        std::thread::sleep(Duration::from_millis(500));
+        answers_meanwhile(&c);
+        let args: &[&str] = match end {
+            "kill" => &["kill", &c.id, "KILL"],
+            _ => &["delete", "--force", &c.id],
+        };
+        let mut cmd = Command::new(rt_bin());
+        cmd.arg("--root").arg(state_root()).args(args);
+        run_cmd_within(&mut cmd, &c.bundle, Duration::from_secs(2)).ok();
+        // Its init gone, start ends.
+        let out = start.finish_within(CMD_TIMEOUT);
+        assert_clean_exit("start", &out);
+        wait_dead(init.0, init.1, end);
+        rt_in(&c.bundle, &["delete", "--force", &c.id]).ok();
+        assert_nothing_left(&c, init);
+    }
+}
+
 /// Foreground `rt run` started by hand: its pid, and the files its output goes to.
 struct Foreground {
     child: Child,
@@ -683,6 +963,124 @@ fn run_survives_a_signal_during_setup() {
     assert_nothing_left(&c, (0, 0));
 }
 
+/// A shell script that says `got-N` for each signal N it gets, and exits 7 on SIGTERM.
+fn trapping(signals: &[i32]) -> String {
+    let mut s: String = signals
+        .iter()
+        .map(|n| format!("trap 'echo got-{n}' {n}; "))
+        .collect();
+    s.push_str("trap 'echo got-TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done");
+    s
+}
+
+/// Send each of `forwarded` to `fg` and wait for the container to say it got it; then the
+/// signals that are not for it, then SIGTERM, which ends it with 7.
+#[track_caller]
+fn forwards_all_but_chld_winch_and_urg(mut fg: Background, forwarded: &[i32]) -> Output {
+    fg.wait_output("ready");
+    for &sig in forwarded {
+        // Safety: a signal to our own child.
+        assert_eq!(unsafe { libc::kill(fg.pid(), sig) }, 0);
+        fg.wait_output(&format!("got-{sig}\n"));
+    }
+    for sig in [libc::SIGWINCH, libc::SIGURG, libc::SIGTERM] {
+        // Safety: as above.
+        assert_eq!(unsafe { libc::kill(fg.pid(), sig) }, 0);
+    }
+    let out = fg.finish_within(CMD_TIMEOUT);
+    assert_eq!(out.code(), 7, "{out:?}");
+    for sig in [libc::SIGWINCH, libc::SIGURG] {
+        assert!(
+            !out.stdout.contains(&format!("got-{sig}\n")),
+            "signal {sig} reached the container: {out:?}"
+        );
+    }
+    out
+}
+
+/// Signals a foreground rt forwards, as runc: all but SIGCHLD, SIGWINCH (a terminal's size) and
+/// SIGURG (Go's preemption, for runc); real-time ones included.
+fn forwarded_signals() -> Vec<i32> {
+    vec![
+        libc::SIGALRM,
+        libc::SIGPWR,
+        libc::SIGUSR1,
+        libc::SIGCONT,
+        libc::SIGRTMIN() + 3,
+        libc::SIGRTMAX(),
+    ]
+}
+
+#[test]
+fn run_forwards_every_signal_but_chld_winch_and_urg() {
+    let mut c = Container::new("fwdall");
+    let mut all = forwarded_signals();
+    all.extend([libc::SIGWINCH, libc::SIGURG]);
+    c.sh(&trapping(&all));
+    c.write_config();
+    let b = c.bundle.to_str().unwrap().to_string();
+    let run = Background::spawn(&c, &["run", "--bundle", &b, &c.id]);
+    forwards_all_but_chld_winch_and_urg(run, &forwarded_signals());
+    assert_nothing_left(&c, (0, 0));
+}
+
+#[test]
+fn exec_forwards_every_signal_but_chld_winch_and_urg() {
+    let mut c = Container::new("execfwd");
+    c.args(&["sleep", "30"]);
+    c.create().ok();
+    c.start().ok();
+    let mut all = forwarded_signals();
+    all.extend([libc::SIGWINCH, libc::SIGURG]);
+    let script = trapping(&all);
+    let exec = Background::spawn(&c, &["exec", &c.id, "sh", "-c", &script]);
+    forwards_all_but_chld_winch_and_urg(exec, &forwarded_signals());
+    assert_eq!(c.status(), "running");
+    rt_in(&c.bundle, &["delete", "--force", &c.id]).ok();
+    assert_nothing_left(&c, (0, 0));
+}
+
+#[test]
+fn run_reaps_the_orphans_of_the_container_as_a_subreaper() {
+    // Without a PID namespace of its own nobody in the container reaps its orphans: as with
+    // runc, they come to the foreground rt, which reaps them and still exits with the init's
+    // status.
+    let mut c = Container::new("subreaper");
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    c.sh("(sleep 0.8 &); echo started; sleep 1.6; exit 3");
+    let mut run = Foreground::spawn(&c);
+    run.wait_output("started");
+    let init = c.pid();
+    let deadline = Instant::now() + Duration::from_millis(500);
+    let orphan = loop {
+        let kids = children(run.pid());
+        if let Some(&(p, _)) = kids.iter().find(|(p, _)| *p != init) {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the container's orphan did not come to rt: {kids:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // Reaped once it ends (after 0.8 s), while the init still runs.
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while children(run.pid()).iter().any(|(p, _)| *p == orphan) {
+        assert!(
+            Instant::now() < deadline,
+            "orphan {orphan} not reaped: {:?}",
+            children(run.pid())
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (code, out) = run.finish();
+    assert_eq!(code, 3, "{out}");
+    assert_nothing_left(&c, (0, 0));
+}
+
 /// Children of `pid` with their state letter, from /proc/<pid>/task/*/children.
 fn children(pid: i32) -> Vec<(i32, String)> {
     let mut v = Vec::new();
@@ -705,8 +1103,8 @@ fn children(pid: i32) -> Vec<(i32, String)> {
 
 #[test]
 fn run_leaves_no_zombie_children() {
-    // With a PID namespace the container's init reaps its orphans; without one they go to the
-    // host's reaper, never to rt (which is not a subreaper): either way rt holds no zombie.
+    // With a PID namespace the container's init reaps its orphans; without one they come to rt
+    // (a subreaper), as the hooks' do: either way rt holds no zombie.
     for own_pid_ns in [true, false] {
         let mut c = Container::new("zombie");
         let hook = c.bundle.join("hook.sh");

@@ -822,3 +822,50 @@ fn compiled_filters_are_cached_and_entries_checked_whole() {
     assert_eq!(fs::read(&path).unwrap(), stored);
     fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn a_corrupted_cache_entry_is_recompiled() {
+    // The program of an entry is damaged (its key intact): the entry must not be loaded (the
+    // kernel would refuse it, or worse, take another filter), but compiled again and replaced.
+    let tag = format!("no_such_syscall_rt_corrupt_{}", std::process::id());
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+            {"names": [tag], "action": "SCMP_ACT_ERRNO"}
+        ]
+    });
+    let cache = state_root().join(".rt-cache:seccomp");
+    let entry = || -> Option<PathBuf> {
+        fs::read_dir(&cache)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| fs::read(p).is_ok_and(|b| String::from_utf8_lossy(&b).contains(tag.as_str())))
+    };
+    let run = |name: &str| {
+        let mut c = Container::new(name);
+        seccomp(&mut c, profile.clone());
+        c.sh("mkdir /x");
+        let out = c.run();
+        assert!(
+            out.stderr
+                .contains("can't create directory '/x': Function not implemented"),
+            "{out:?}"
+        );
+    };
+    run("sc-corrupt1");
+    let path = entry().expect("a cache entry for the profile");
+    let stored = fs::read(&path).unwrap();
+    // The entry: a magic line, the key's length (u32) and the key, then the program.
+    let nl = stored.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let key_len = u32::from_le_bytes(stored[nl..nl + 4].try_into().unwrap()) as usize;
+    let program = nl + 4 + key_len;
+    let mut damaged = stored.clone();
+    // The first instruction (struct sock_filter: 8 bytes) becomes an invalid one.
+    damaged[program..program + 8].fill(0xff);
+    fs::write(&path, &damaged).unwrap();
+    run("sc-corrupt2");
+    assert_eq!(fs::read(&path).unwrap(), stored, "the entry is replaced");
+    fs::remove_file(&path).unwrap();
+}

@@ -73,7 +73,7 @@ pub fn parse(s: &str) -> Result<i32> {
 
 /// The runtime ignores SIGPIPE; ignored signals survive exec, so restore every default.
 pub fn reset_all() {
-    for sig in 1..libc::SIGRTMAX() {
+    for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }

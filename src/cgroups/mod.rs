@@ -178,6 +178,27 @@ pub fn make(placement: &Placement) -> Result<Vec<PathBuf>> {
     Ok(parents)
 }
 
+/// The parents of the placement's directories that do not exist yet, in the order [`make`]
+/// returns those it made (deepest first). Recorded before they are made, so that a `create`
+/// killed meanwhile leaves them to `delete` (which removes them only when empty).
+pub fn missing_parents(placement: &Placement) -> Vec<PathBuf> {
+    let mut all = Vec::new();
+    for (h, dir) in placement.hierarchies.iter().zip(&placement.paths) {
+        let mut missing = Vec::new();
+        let mut up = dir.parent();
+        while let Some(d) = up.filter(|d| d.starts_with(&h.mount) && *d != h.mount) {
+            if d.exists() {
+                break;
+            }
+            missing.push(d.to_path_buf());
+            up = d.parent();
+        }
+        all.extend(missing.into_iter().rev());
+    }
+    all.reverse();
+    all
+}
+
 fn make_dirs(h: &Hierarchy, rel: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
     let mut dir = h.mount.clone();
     for c in rel.components() {
@@ -339,6 +360,37 @@ fn rmdir_retry(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_parents_make_would_create_are_known_before() {
+        // Two "hierarchies" in a temporary directory; `make` of plain directories works there.
+        let root = std::env::temp_dir().join(format!("rt-cg-parents-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let h = |n: &str| {
+            let mount = root.join(n);
+            std::fs::create_dir_all(mount.join("shared")).unwrap();
+            Hierarchy {
+                mount,
+                controllers: vec![format!("name={n}")],
+                v2: false,
+            }
+        };
+        let (a, b) = (h("a"), h("b"));
+        let placement = Placement {
+            paths: vec![a.mount.join("shared/x/y/leaf"), b.mount.join("leaf")],
+            hierarchies: vec![a, b],
+            ..Default::default()
+        };
+        let planned = missing_parents(&placement);
+        assert_eq!(
+            planned,
+            [root.join("a/shared/x/y"), root.join("a/shared/x")],
+            "deepest first, none for a leaf right under its hierarchy's root"
+        );
+        assert_eq!(make(&placement).unwrap(), planned);
+        assert!(missing_parents(&placement).is_empty());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn relative_path_is_rooted_at_the_hierarchy() {

@@ -12,7 +12,7 @@ pub struct Args {
     /// Keep the container's state after it exits (not implemented)
     #[arg(long)]
     pub keep: bool,
-    /// Accepted for runc compatibility: rt never becomes a subreaper
+    /// Do not reap the container's orphans: a foreground run is otherwise their subreaper
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
 }
@@ -21,5 +21,11 @@ pub fn run(ctx: &Context, a: Args) -> Result<i32> {
     if a.keep {
         bail!("--keep is not implemented");
     }
-    container::run(ctx, &a.create.id, &a.create.options(), a.detach)
+    container::run(
+        ctx,
+        &a.create.id,
+        &a.create.options(),
+        a.detach,
+        !a.no_subreaper,
+    )
 }

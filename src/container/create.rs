@@ -96,7 +96,11 @@ pub(super) fn create_parked(
             .as_ref()
             .map(|p| p.paths.clone())
             .unwrap_or_default(),
-        cgroup_created_parents: Vec::new(),
+        // Those `make` will create, known before they exist (see cgroups::missing_parents).
+        cgroup_created_parents: planned
+            .as_ref()
+            .map(crate::cgroups::missing_parents)
+            .unwrap_or_default(),
         systemd_unit: None,
         creator_pid,
         creator_start_time,
@@ -131,16 +135,18 @@ pub(super) fn create_parked(
             locked.save(&state)?;
             p
         } else {
-            // Recorded (in the first state) before they exist, so that `delete` knows them
-            // whenever a create dies; only parents made for them are recorded after, if any.
+            // Recorded (in the first state) before they exist, with the parents they need, so
+            // that `delete` knows them whenever a create dies; the parents made are recorded
+            // after, should they differ (another create made one meanwhile).
             let p = placement.insert(planned.take().context("cgroup placement planned")?);
             p.created_parents = match ctx.rootless {
                 true => crate::cgroups::make_delegated(p)?,
                 false => crate::cgroups::make(p)?,
             };
+            crate::testpoint::pause_point("create:cgroups-made");
             // Rootless: only the cgroups this user could make are the container's.
             state.cgroup_paths = p.paths.clone();
-            if !p.created_parents.is_empty() || !p.skipped.is_empty() {
+            if p.created_parents != state.cgroup_created_parents || !p.skipped.is_empty() {
                 state.cgroup_created_parents = p.created_parents.clone();
                 locked.save(&state)?;
             }
@@ -302,9 +308,18 @@ impl process::Parent for Callbacks<'_> {
         if let Some(s) = self.systemd.as_mut() {
             s.driver.start(child, s.placement)?;
             // Hierarchies systemd does not manage (v1 freezer, cpuset...) get their directory
-            // from us, below the same path.
-            self.state.cgroup_created_parents = crate::cgroups::make(s.placement)?;
-            self.locked.save(self.state)?;
+            // from us, below the same path; the parents that takes are recorded before they
+            // exist, as without systemd.
+            let planned = crate::cgroups::missing_parents(s.placement);
+            if !planned.is_empty() {
+                self.state.cgroup_created_parents = planned;
+                self.locked.save(self.state)?;
+            }
+            let made = crate::cgroups::make(s.placement)?;
+            if made != self.state.cgroup_created_parents {
+                self.state.cgroup_created_parents = made;
+                self.locked.save(self.state)?;
+            }
             crate::cgroups::apply_resources(s.placement, s.resources, s.nodes, false)?;
         }
         Ok(())

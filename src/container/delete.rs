@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 
 pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
     id::validate(id)?;
+    if force {
+        // Whatever a killed rt left is found here too: the claims of creates that died before
+        // their container got its id (nothing else knows of them).
+        super::claim::sweep(&ctx.root);
+    }
     let Some(locked) = super::state::open(&ctx.root, id)? else {
         if force {
             return Ok(());

@@ -2,6 +2,7 @@
 
 pub mod activation;
 pub mod bundle;
+mod claim;
 pub mod config;
 mod create;
 mod delete;

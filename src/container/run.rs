@@ -1,16 +1,26 @@
-//! `run`: create and start; in the foreground, wait for the container, forward signals to it,
-//! delete it and return its exit status (128+N for a signal).
+//! `run`: create and start; in the foreground, wait for the container (reaping its orphans),
+//! forward signals to it, delete it and return its exit status (128+N for a signal).
 
 use super::create::{create_parked, CreateOptions};
-use super::foreground::{catch_signals, forward_signals, wait_exit};
+use super::foreground::{become_subreaper, catch_signals, forward_signals, wait_exit};
 use super::{delete::destroy, start, Context};
 use crate::tty::{HostConsole, Proxy};
 use anyhow::Result;
 
-pub fn run(ctx: &Context, id: &str, opts: &CreateOptions, detach: bool) -> Result<i32> {
+/// `subreaper`: a foreground run reaps the orphans of the container (and of its hooks).
+pub fn run(
+    ctx: &Context,
+    id: &str,
+    opts: &CreateOptions,
+    detach: bool,
+    subreaper: bool,
+) -> Result<i32> {
     if !detach {
         // A SIGTERM while the container is set up must reach it, not end rt and orphan it.
         catch_signals();
+        if subreaper {
+            become_subreaper()?;
+        }
     }
     let (locked, state, spawned) = create_parked(ctx, id, opts, !detach)?;
     drop(locked);

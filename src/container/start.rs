@@ -7,11 +7,13 @@ use super::status::Status;
 use super::{load, open_existing, Context};
 use anyhow::{bail, Result};
 use std::ffi::OsStr;
+use std::time::Duration;
 
 /// `notify_socket`: the caller's NOTIFY_SOCKET, to pass the container's READY=1 on to.
 pub fn start(ctx: &Context, id: &str, notify_socket: Option<&OsStr>) -> Result<()> {
     let (state, notify) = release(ctx, id, notify_socket)?;
-    // Waited for without the container's lock: `state`, `kill` and `delete` must not wait for it.
+    // Waited for without the container's lock, as the init's exec: `state`, `kill` and `delete`
+    // must not wait for it.
     if let Some(n) = notify {
         n.forward_ready(state.pid, state.init_start_time, state.pid)?;
         crate::logging::debug(&format!("start {id}: the container is ready"));
@@ -19,8 +21,9 @@ pub fn start(ctx: &Context, id: &str, notify_socket: Option<&OsStr>) -> Result<(
     Ok(())
 }
 
-/// Everything `start` does under the container's lock: bind the notify socket if asked, release
-/// the init, run the poststart hooks.
+/// Release the init, under the container's lock (with the notify socket bound, if asked); then,
+/// without the lock, wait until it has run the startContainer hooks and exec'd, and run the
+/// poststart hooks.
 pub(super) fn release(
     ctx: &Context,
     id: &str,
@@ -40,26 +43,46 @@ pub(super) fn release(
         Some(host) => Some(notify::bind(&locked.dir, host)?),
         None => None,
     };
+    // Open before the release: the init's last words are read from here even if the container
+    // is deleted while we wait.
+    let err_path = locked.init_error_path();
+    let init_error = std::fs::File::open(&err_path).ok();
     let fifo = locked.fifo_path();
     crate::testpoint::pause_point("start:before-release");
-    if !crate::process::fifo::release(&fifo)? {
+    let Some(released) = crate::process::fifo::release(&fifo)? else {
         bail!("cannot start a container that has stopped");
-    }
-    // Killed here, we leave a fifo nobody reads: status::live_status counts that as running.
-    crate::testpoint::pause_point("start:after-release");
+    };
+    // Released: the container runs from now on, whatever becomes of us. Without its fifo it
+    // shows as running (status::live_status), and a second `start` is refused.
     let _ = std::fs::remove_file(&fifo);
-    // The init has exec'd or died; if it died of a startContainer hook or a failed exec, it
-    // left its error here, and the lifecycle goes on as for a stopped container.
-    let err_path = locked.init_error_path();
-    let init_error = std::fs::read_to_string(&err_path).unwrap_or_default();
     let _ = std::fs::remove_file(&err_path);
-    if !init_error.is_empty() {
-        let _ = super::kill::signal_init(state.pid, state.init_start_time, libc::SIGKILL);
-        bail!("{init_error}");
-    }
-    crate::logging::debug(&format!("start {id}: released init {}", state.pid));
     state.status = Status::Running;
     locked.save(&state)?;
+    crate::testpoint::pause_point("start:after-release");
+    // The startContainer hooks run in the init now, and may take as long as their timeouts
+    // allow (or forever without one): `state`, `kill` and `delete --force` must not wait for them.
+    drop(locked);
+    let limit = start_container_limit(&state);
+    if !released.wait(limit) {
+        let _ = super::kill::signal_init(state.pid, state.init_start_time, libc::SIGKILL);
+        bail!(
+            "the container's init did not run its process within {}s (its startContainer hooks' \
+             timeouts, and {}s more): container stopped",
+            limit.unwrap_or_default().as_secs(),
+            HOOKS_GRACE.as_secs()
+        );
+    }
+    // The init has exec'd or died; if it died of a startContainer hook or a failed exec, it
+    // left its error, and the lifecycle goes on as for a stopped container.
+    let mut msg = String::new();
+    if let Some(mut f) = init_error {
+        let _ = std::io::Read::read_to_string(&mut f, &mut msg);
+    }
+    if !msg.is_empty() {
+        let _ = super::kill::signal_init(state.pid, state.init_start_time, libc::SIGKILL);
+        bail!("{msg}");
+    }
+    crate::logging::debug(&format!("start {id}: released init {}", state.pid));
     if let Some(list) = state.hooks.as_ref().and_then(|h| h.poststart().as_deref()) {
         let st = serde_json::to_value(super::public(&state, Status::Running, String::new()))?;
         // The spec (1.1+) and runc: a failed poststart hook stops the container.
@@ -69,4 +92,23 @@ pub(super) fn release(
         }
     }
     Ok((state, notify))
+}
+
+/// Beyond the startContainer hooks' timeouts, for the init to notice one and report it, or to
+/// exec.
+const HOOKS_GRACE: Duration = Duration::from_secs(5);
+
+/// How long the init may take to exec once released: its startContainer hooks' timeouts and
+/// [`HOOKS_GRACE`]; no bound when a hook has no timeout (the spec lets it run as long as it
+/// needs) or when there is no hook (the exec itself is all that is left).
+fn start_container_limit(state: &State) -> Option<Duration> {
+    let hooks = state.hooks.as_ref()?.start_container().as_deref()?;
+    if hooks.is_empty() {
+        return None;
+    }
+    let mut total = HOOKS_GRACE;
+    for h in hooks {
+        total += Duration::from_secs(u64::try_from(h.timeout()?).ok()?);
+    }
+    Some(total)
 }

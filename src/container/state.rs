@@ -14,6 +14,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
+/// Where `state.json` is written before it is renamed into place.
+pub const STATE_TMP: &str = ".state.json.tmp";
 pub const EXEC_FIFO: &str = "exec.fifo";
 /// Where the init writes why it failed after `create` returned (read by `start`).
 pub const INIT_ERROR: &str = "init.err";
@@ -106,15 +108,15 @@ pub fn ensure_root(root: &Path) -> Result<()> {
 }
 
 /// Claim a new container id with its first state. The directory is made and locked under a
-/// temporary name, gets `state.json`, and only then appears under the id (an atomic rename that
-/// never replaces): no other command can see the id without a state, or lock it before us.
+/// temporary name (see `claim`, named after the creator `state` records), gets `state.json`, and
+/// only then appears under the id (an atomic rename that never replaces): no other command can
+/// see the id without a state, or lock it before us.
 pub fn create(root: &Path, id: &str, state: &State) -> Result<Locked> {
     ensure_root(root)?;
+    // What creates killed before their rename left.
+    super::claim::sweep(root);
     let dir = container_dir(root, id);
-    // ':' is not allowed in ids, so this name never collides with a container's. Made by this
-    // process only: one left by a dead process with our pid is stale.
-    let tmp = root.join(format!(".rt-new:{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = super::claim::path(root, state.creator_pid, state.creator_start_time);
     std::fs::DirBuilder::new()
         .mode(0o711)
         .create(&tmp)
@@ -130,6 +132,7 @@ pub fn create(root: &Path, id: &str, state: &State) -> Result<Locked> {
         dir: tmp,
         _lock: lock,
     };
+    crate::testpoint::pause_point("create:claim");
     if let Err(e) = locked.save(state) {
         let _ = std::fs::remove_dir_all(&locked.dir);
         return Err(e);
@@ -174,6 +177,19 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     // directory (rename may replace an empty directory, atomically).
     std::fs::create_dir(to)?;
     std::fs::rename(from, to)
+}
+
+impl Locked {
+    /// Lock `dir` if nobody holds it; `None` if someone does, or it is gone.
+    pub fn try_lock(dir: PathBuf) -> Option<Locked> {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&dir)
+            .ok()?;
+        let lock = Flock::lock(f, FlockArg::LockExclusiveNonblock).ok()?;
+        Some(Locked { dir, _lock: lock })
+    }
 }
 
 /// Lock an existing container's directory. `None` when no such container exists (or it was
@@ -235,7 +251,7 @@ impl Locked {
     }
 
     pub fn save(&self, state: &State) -> Result<()> {
-        let tmp = self.dir.join(".state.json.tmp");
+        let tmp = self.dir.join(STATE_TMP);
         let data = serde_json::to_vec(state)?;
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::OpenOptions::new()
@@ -283,7 +299,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().into_string().ok())
-        // Not a container: a `create`'s directory before it gets its id (".rt-new:<pid>").
+        // Not a container: a `create`'s directory before it gets its id (see `claim`).
         .filter(|n| super::id::validate(n).is_ok())
         .collect();
     ids.sort();
@@ -295,9 +311,12 @@ mod tests {
     use super::*;
 
     fn state(id: &str) -> State {
+        let me = std::process::id();
+        let (_, start) = super::super::status::proc_stat(me as i32).unwrap();
         serde_json::from_value(serde_json::json!({
             "ociVersion": "1.3.0", "id": id, "status": "creating", "pid": 0,
-            "bundle": "/b", "rootfs": "/b/rootfs", "created": "now", "initStartTime": 0
+            "bundle": "/b", "rootfs": "/b/rootfs", "created": "now", "initStartTime": 0,
+            "creatorPid": me, "creatorStartTime": start
         }))
         .unwrap()
     }
@@ -312,12 +331,11 @@ mod tests {
         let e = create(&root, "c1", &state("c1")).err().unwrap();
         assert_eq!(e.to_string(), "container with id exists: c1");
         // Neither claim leaves its temporary directory, and none would be listed.
-        std::fs::create_dir(root.join(".rt-new:1")).unwrap();
+        std::fs::create_dir(root.join(".rt-new:1:1")).unwrap();
         std::fs::create_dir(root.join(".dot-id")).unwrap();
         assert_eq!(list_ids(&root).unwrap(), [".dot-id", "c1"]);
-        assert!(!root
-            .join(format!(".rt-new:{}", std::process::id()))
-            .exists());
+        let s = state("c1");
+        assert!(!super::super::claim::path(&root, s.creator_pid, s.creator_start_time).exists());
         first.remove().unwrap();
         assert!(open(&root, "c1").unwrap().is_none());
         std::fs::remove_dir_all(&root).unwrap();

@@ -1,6 +1,6 @@
 //! OCI hooks: each runs with its own args and env (nothing of ours leaks in), the container state
-//! JSON on stdin, and an optional timeout after which it is killed and counted as failed. The
-//! error names the hook and carries what it wrote.
+//! JSON on stdin (a file), and an optional timeout after which it is killed and counted as failed.
+//! The error names the hook and carries what it wrote.
 
 use crate::errno::SysContext;
 use anyhow::{bail, Result};
@@ -52,8 +52,8 @@ pub fn run_all_with_env(
     Ok(())
 }
 
-fn capture() -> Result<std::fs::File> {
-    let fd = memfd_create("rt-hook-output", MFdFlags::MFD_CLOEXEC).sys(|| "memfd_create")?;
+fn memfd(name: &str) -> Result<std::fs::File> {
+    let fd = memfd_create(name, MFdFlags::MFD_CLOEXEC).sys(|| "memfd_create")?;
     Ok(std::fs::File::from(fd))
 }
 
@@ -70,15 +70,18 @@ fn run_one(h: &Hook, input: &[u8], default_env: &[String]) -> Result<()> {
             cmd.env(k, v);
         }
     }
-    let out = capture()?;
-    cmd.stdin(Stdio::piped())
+    // The state is read from a file, not a pipe: writing a large state (annotations) into a
+    // pipe would wait for a hook that never reads it, before its timeout even started.
+    let mut stdin = memfd("rt-hook-state")?;
+    stdin
+        .write_all(input)
+        .sys(|| "write the state for the hook")?;
+    stdin.rewind().sys(|| "rewind the state for the hook")?;
+    let out = memfd("rt-hook-output")?;
+    cmd.stdin(Stdio::from(stdin))
         .stdout(Stdio::from(out.try_clone().sys(|| "dup")?))
         .stderr(Stdio::from(out.try_clone().sys(|| "dup")?));
     let mut child = cmd.spawn().sys(|| "start")?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin is fine.
-        let _ = stdin.write_all(input);
-    }
     let status = match h.timeout() {
         Some(secs) => match wait_timeout(&child, secs) {
             Ok(true) => child.wait().sys(|| "wait")?,
@@ -218,9 +221,24 @@ mod tests {
     }
 
     #[test]
+    fn the_timeout_counts_for_a_hook_that_never_reads_a_large_state() {
+        // A state larger than a pipe holds (annotations can be that big): handing it over must
+        // not wait for the hook to read it, or the timeout would never start.
+        let h = hook(r#"{"path":"/bin/sleep","args":["sleep","6"],"timeout":1}"#);
+        let state = serde_json::json!({"annotations": {"big": "x".repeat(1 << 20)}});
+        let t = std::time::Instant::now();
+        let e = run_all("startContainer", &[h], &state).map_err(|e| e.to_string());
+        assert!(
+            e.as_ref().is_err_and(|e| e.contains("timed out after 1s")),
+            "{e:?}"
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(4));
+    }
+
+    #[test]
     fn long_output_is_cut_at_a_character_boundary() {
         // 3000 bytes of three-byte characters: 2048 from the end falls inside one.
-        let mut f = capture().unwrap();
+        let mut f = memfd("test").unwrap();
         write!(f, "{}", "€".repeat(1000)).unwrap();
         let tail = output(f);
         assert!(

@@ -69,7 +69,10 @@ pub fn clone(flags: u64, cgroup_fd: Option<i32>) -> Result<Forked> {
     };
     match ret {
         -1 => Err(std::io::Error::last_os_error()).context("clone the container process"),
-        0 => Ok(Forked::Child),
+        0 => {
+            crate::testpoint::forked();
+            Ok(Forked::Child)
+        }
         pid => Ok(Forked::Parent(pid as i32)),
     }
 }

@@ -100,6 +100,7 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     // Born not dumpable: the container's processes may not reach our /proc files (exe, fd,
     // mem) nor ptrace us before we exec, not even for an instant after the clone.
     super::init::set_dumpable(false);
+    crate::testpoint::pause_point("exec:before-clone");
     let mut forked = clone::clone(0, v2.as_ref().map(|(_, f)| f.as_raw_fd()));
     let mut in_v2_cgroup = v2.is_some();
     if forked.is_err() && in_v2_cgroup {
@@ -123,6 +124,7 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         pid = reap_on_error(pid, forked_pid(&parent_end, pid))?;
     }
     let result = (|| -> Result<Spawned> {
+        crate::testpoint::pause_point("exec:cloned");
         // process.execCPUAffinity.initial: before the move into the container's cgroup.
         if let Some(initial) = affinity(o.process, true) {
             super::sched::set_affinity(pid, initial, "process.execCPUAffinity.initial")?;
@@ -180,13 +182,16 @@ fn forked_pid(chan: &Channel, first: i32) -> Result<i32> {
 }
 
 fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups: SelfJoin) -> ! {
-    // Safety: plain prctls. Die with the runtime while the setup goes on; and until the exec,
-    // keep the container's processes out of our /proc files (memory, fds, exe).
-    let guard = || unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        libc::prctl(libc::PR_SET_DUMPABLE, 0);
+    // Die with the runtime while the setup goes on (see pdeath); and until the exec, keep the
+    // container's processes out of our /proc files (memory, fds, exe).
+    let guard = || {
+        super::pdeath::set();
+        super::init::set_dumpable(false);
     };
     guard();
+    // A foreground `exec` forwards signals through a handler that the clone copied: until it
+    // execs, this process must die of them as any process would.
+    crate::container::foreground::reset_in_child();
     // Nothing of the caller's goes into the container with it: its log (a host file; errors
     // go over the channel), command line and environment, and no descriptor it does not use.
     crate::logging::detach();
@@ -236,7 +241,8 @@ fn join_and_fork(o: &ExecOptions, chan: &Channel) -> Result<Option<Joined>> {
     let listener =
         crate::seccomp::connect_listener(o.linux.and_then(|l| l.seccomp().as_ref()), &o.state)?;
     let proc = crate::procfs::ProcFs::private()?;
-    setns(o.init_pidfd, o.namespaces, "namespaces")?;
+    // Entering a user namespace changes our credentials.
+    super::pdeath::keep(|| setns(o.init_pidfd, o.namespaces, "namespaces"))?;
     match clone::clone(libc::CLONE_PARENT as u64, None)? {
         clone::Forked::Child => Ok(Some(Joined { listener, proc })),
         clone::Forked::Parent(pid) => {
@@ -257,6 +263,7 @@ struct Joined {
 fn needed_fds(o: &ExecOptions, root: &OwnedFd, chan: &Channel, cgroups: &SelfJoin) -> Vec<RawFd> {
     let mut keep = vec![chan.raw_fd(), root.as_raw_fd(), o.init_pidfd.as_raw_fd()];
     keep.extend(cgroups.fds());
+    keep.extend(crate::testpoint::fd());
     if let Console::Socket(s) = &o.console {
         keep.push(s.as_raw_fd());
     }
@@ -277,6 +284,7 @@ fn setup(
     }
     // After Go: the runtime has set execCPUAffinity.initial, which comes before the move.
     cgroups.join()?;
+    crate::testpoint::pause_point("exec:child-setup");
     let (seccomp_listener, proc) = match joined {
         Some(j) => (j.listener, j.proc),
         // listenerPath is a host path: connect before entering the container's mount namespace,
@@ -292,7 +300,8 @@ fn setup(
                 - CloneFlags::CLONE_NEWPID
                 - CloneFlags::from_bits_retain(CLONE_NEWTIME);
             if !rest.is_empty() {
-                setns(o.init_pidfd, rest, "namespaces")?;
+                // Entering a user namespace changes our credentials.
+                super::pdeath::keep(|| setns(o.init_pidfd, rest, "namespaces"))?;
             }
             (l, proc)
         }
@@ -327,9 +336,9 @@ fn setup(
         before_load: &|| Ok(()),
         proc: &crate::procfs::Lazy::ready(proc),
     })?;
-    // Safety: plain prctl. From here on the process outlives a detached `exec`, which may exit
-    // as soon as it reads Ready: clear the death signal first.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    // From here on the process outlives a detached `exec`, which may exit as soon as it reads
+    // Ready: clear the death signal first.
+    super::pdeath::clear();
     chan.send(&FromInit::Ready, None)?;
     Ok(exec)
 }

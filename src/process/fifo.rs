@@ -9,6 +9,7 @@ use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 pub fn create(path: &Path) -> Result<OwnedFd> {
     nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600))
@@ -34,32 +35,52 @@ pub fn wait(fd: &OwnedFd) -> bool {
     }
 }
 
-/// In `start`: release the parked init, and return once it has exec'd the user's process (or
-/// died): its read-write descriptor is close-on-exec, so the fifo then has no reader left, which
-/// poll reports to a writer as POLLERR. `Ok(false)` when nobody was waiting on the fifo.
-pub fn release(path: &Path) -> Result<bool> {
+/// In `start`: release the parked init. `None` when nobody was waiting on the fifo.
+pub fn release(path: &Path) -> Result<Option<Released>> {
     let mut f = match std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
     {
         Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => return Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
     };
     f.write_all(&[0])
         .with_context(|| format!("write {}", path.display()))?;
-    let mut p = libc::pollfd {
-        fd: std::os::fd::AsRawFd::as_raw_fd(&f),
-        events: 0,
-        revents: 0,
-    };
-    loop {
-        // Safety: poll on one valid descriptor.
-        let r = unsafe { libc::poll(&mut p, 1, -1) };
-        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break;
+    Ok(Some(Released(f)))
+}
+
+/// The writing end of a released init's fifo, to learn when the init is done with it.
+pub struct Released(std::fs::File);
+
+impl Released {
+    /// Wait until the init has exec'd the user's process (or died): its read-write descriptor is
+    /// close-on-exec, so the fifo then has no reader left, which poll reports to a writer as
+    /// POLLERR. False if `limit` passed first.
+    pub fn wait(&self, limit: Option<Duration>) -> bool {
+        let deadline = limit.map(|l| Instant::now() + l);
+        let mut p = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&self.0),
+            events: 0,
+            revents: 0,
+        };
+        loop {
+            let ms = match deadline {
+                None => -1,
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(i32::MAX as u128) as i32,
+            };
+            // Safety: poll on one valid descriptor.
+            match unsafe { libc::poll(&mut p, 1, ms) } {
+                0 => return false,
+                r if r > 0 => return true,
+                _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+                // Nothing better to do than to stop waiting.
+                _ => return true,
+            }
         }
     }
-    Ok(true)
 }

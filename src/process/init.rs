@@ -37,7 +37,7 @@ fn run_init(
 ) -> i32 {
     // Die with the parent while the setup is going on. Had it died before this, the channel
     // is closed already and the first recv ends the setup.
-    die_with_parent();
+    super::pdeath::set();
     // First: while we have a single thread (see SelfJoin), and before anything the cgroups
     // should account for.
     if let Err(e) = cgroups.join() {
@@ -98,6 +98,7 @@ fn needed_fds(opts: &InitOptions, chan: &Channel, mount_userns: &[Option<OwnedFd
     keep.extend(mount_userns.iter().flatten().map(|f| f.as_raw_fd()));
     // Until it parks (logging::detach).
     keep.extend(crate::logging::file_fd());
+    keep.extend(crate::testpoint::fd());
     keep
 }
 
@@ -142,9 +143,7 @@ fn setup(
         Ok(())
     };
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
-        user::become_namespace_root();
-        // A change of credentials clears the death signal.
-        die_with_parent();
+        super::pdeath::keep(user::become_namespace_root);
     }
     for (f, path) in &plan.join {
         if *f == CloneFlags::CLONE_NEWPID || f.bits() == crate::namespaces::CLONE_NEWTIME {
@@ -284,18 +283,16 @@ fn setup(
     })?;
     drop(proc);
 
-    // The switch to the process's user cleared the death signal: set it again until `create` has
-    // recorded the container (a parent dead in between makes the send below fail).
-    die_with_parent();
+    // Still dying with `create` (see pdeath) until it has recorded the container.
     chan.send(&FromInit::Ready, None)?;
     match chan.recv_plain::<ToInit>()? {
         Some(ToInit::Recorded) => {}
         Some(m) => bail!("init channel: unexpected {m:?}"),
         None => bail!("runtime exited before recording the container"),
     }
-    // Safety: plain prctl. From here on the init outlives `create`, which exits once it reads
-    // Parked. The container is recorded, so a lost Parked is harmless: `delete` finds us.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
+    // From here on the init outlives `create`, which exits once it reads Parked. The container
+    // is recorded, so a lost Parked is harmless: `delete` finds us.
+    super::pdeath::clear();
     // Waiting in the container: the log file (a host file) is closed; later failures go to
     // the error file, which `start` reports.
     crate::logging::detach();
@@ -320,11 +317,6 @@ fn setup(
 pub(super) fn set_dumpable(on: bool) {
     // Safety: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong) };
-}
-
-fn die_with_parent() {
-    // Safety: plain prctl.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
 }
 
 fn set_domainname(d: &str) -> Result<()> {

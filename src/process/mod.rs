@@ -10,6 +10,7 @@ mod idmap;
 mod init;
 mod lookpath;
 pub mod mempolicy;
+mod pdeath;
 mod prepare;
 mod rlimits;
 mod sched;

@@ -2,7 +2,7 @@
 //! scheduling, LSM label, the executable's lookup, every fd closed but stdio and the preserved
 //! ones, capabilities and the uid switch, cwd, no_new_privs; and seccomp, loaded last.
 
-use super::{fds, lookpath, rlimits, sched, user};
+use super::{fds, lookpath, pdeath, rlimits, sched, user};
 use crate::{capabilities, seccomp};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Linux, Process};
@@ -114,8 +114,10 @@ pub fn prepare(o: Options) -> Result<Exec> {
 
     capabilities::drop_bounding(process.capabilities().as_ref())?;
     user::chown_stdio(process.user().uid())?;
-    user::switch(o.proc, process.user())?;
-    capabilities::apply(process.capabilities().as_ref())?;
+    // Changes of credentials: the death signal is set again after each (see pdeath).
+    pdeath::keep(|| user::switch(o.proc, process.user()))?;
+    crate::testpoint::pause_point("prepare:user-switched");
+    pdeath::keep(|| capabilities::apply(process.capabilities().as_ref()))?;
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user::home_dir(process.user().uid())));
     }
