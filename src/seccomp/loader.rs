@@ -129,8 +129,12 @@ impl Pending {
                 l.go.send(())
                     .map_err(|_| anyhow!("the seccomp loader thread is gone"))?;
                 let state = loop {
+                    let finished = l.done.is_finished();
+                    std::sync::atomic::fence(Ordering::Acquire);
                     match l.outcome.state.load(Ordering::Acquire) {
-                        PENDING if l.done.is_finished() => break FAILED,
+                        // Read after `finished`: a thread that reported and then ended is
+                        // not taken for one that died.
+                        PENDING if finished => break FAILED,
                         PENDING => std::hint::spin_loop(),
                         s => break s,
                     }
