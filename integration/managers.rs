@@ -490,15 +490,12 @@ struct Containerd {
     daemon: std::process::Child,
 }
 
-impl Containerd {
-    fn new(test: &str) -> Self {
-        let name = format!("ctr-{test}-{}", std::process::id());
-        let dir = test_dir(&name);
-        let d = dir.display();
-        fs::write(
-            dir.join("config.toml"),
-            format!(
-                r#"version = 2
+/// containerd's config.toml for a private daemon in `dir`: root, state, sockets
+/// (`dir/containerd.sock`) and opt directory there, without the CRI plugin.
+fn containerd_config(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        r#"version = 2
 root = "{d}/root"
 state = "{d}/state"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
@@ -511,22 +508,38 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "{d}/opt"
 "#
-            ),
-        )
-        .unwrap();
-        let log = fs::File::create(dir.join("containerd.log")).unwrap();
-        let daemon = Command::new("containerd")
-            .arg("--config")
-            .arg(dir.join("config.toml"))
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start containerd");
+    )
+}
+
+/// Start containerd with `containerd_config(dir)`, logging to `dir/containerd.log`; it answers
+/// on `dir/containerd.sock` once `containerd_ready(dir)`.
+fn spawn_containerd(dir: &Path) -> std::process::Child {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("config.toml"), containerd_config(dir)).unwrap();
+    let log = fs::File::create(dir.join("containerd.log")).unwrap();
+    Command::new("containerd")
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start containerd")
+}
+
+fn containerd_ready(dir: &Path) -> bool {
+    let mut c = Command::new("ctr");
+    c.arg("-a").arg(dir.join("containerd.sock")).arg("version");
+    run_cmd(&mut c, dir).status.success()
+}
+
+impl Containerd {
+    fn new(test: &str) -> Self {
+        let name = format!("ctr-{test}-{}", std::process::id());
+        let dir = test_dir(&name);
+        let daemon = spawn_containerd(&dir);
         let c = Containerd { name, dir, daemon };
-        wait_for("containerd to listen", || {
-            c.ctr(&["version"]).status.success()
-        });
+        wait_for("containerd to listen", || containerd_ready(&c.dir));
         c.ctr(&["image", "import", image_archive().to_str().unwrap()])
             .ok();
         c
