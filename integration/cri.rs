@@ -21,7 +21,7 @@
 
 mod common;
 
-use common::{run_cmd, run_cmd_within, Output, CGROUP_PREFIX};
+use common::{run_cmd, run_cmd_within, Output, Report, CGROUP_PREFIX};
 use serde_json::{json, Value};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -66,28 +66,12 @@ fn which(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The fenced block of kind `lang` (```toml) that follows `heading` in README.md.
-fn readme_block(heading: &str, lang: &str) -> String {
-    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("read README.md");
-    let section = readme
-        .split_once(&format!("\n{heading}\n"))
-        .unwrap_or_else(|| panic!("README.md has no {heading:?}"))
-        .1;
-    let section = section.split("\n## ").next().unwrap();
-    let block = section
-        .split_once(&format!("```{lang}\n"))
-        .unwrap_or_else(|| panic!("README.md's {heading:?} has no {lang} block"))
-        .1;
-    block.split_once("```").unwrap().0.to_string()
-}
-
 const README_HEADING: &str = "## rt under Kubernetes (containerd)";
 
 /// The runtime handler tables of README.md for `rt` at `binary`, and the same for runc as the
 /// handler `runc` (the control).
 fn handler_config(rt_binary: &str, runc_binary: &str) -> String {
-    let snippet = readme_block(README_HEADING, "toml");
+    let snippet = common::readme_block(README_HEADING, "toml");
     assert!(
         snippet.contains(README_RT) && snippet.contains("runtimes.rt]"),
         "README.md's containerd snippet changed: {snippet}"
@@ -102,7 +86,7 @@ fn handler_config(rt_binary: &str, runc_binary: &str) -> String {
 
 /// The `handler` of README.md's RuntimeClass: what kubelet passes as `runtime_handler`.
 fn readme_handler() -> String {
-    let yaml = readme_block(README_HEADING, "yaml");
+    let yaml = common::readme_block(README_HEADING, "yaml");
     assert!(
         yaml.contains("kind: RuntimeClass"),
         "README.md's yaml block is not a RuntimeClass: {yaml}"
@@ -391,47 +375,14 @@ state = "{d}/state"
     /// A docker archive of two images on one layer (the busybox rootfs): the pause-like sandbox
     /// image and a plain busybox image for the containers, imported for CRI (namespace k8s.io).
     fn import_images(&self) {
-        let img = self.dir.join("image");
-        fs::create_dir_all(&img).unwrap();
-        let run = |c: &mut Command| run_cmd(c, &img).ok();
-        run(Command::new("tar")
-            .arg("-C")
-            .arg(common::rootfs())
-            .args(["--numeric-owner", "-cf"])
-            .arg(img.join("layer.tar"))
-            .arg("."));
-        let sum = run(Command::new("sha256sum").arg(img.join("layer.tar")));
-        let diff_id = format!("sha256:{}", sum.stdout.split_whitespace().next().unwrap());
-        let config = |cfg: Value| {
-            json!({
-                "architecture": "amd64",
-                "os": "linux",
-                "config": cfg,
-                "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-            })
-        };
         let env = json!(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]);
-        let pause = config(json!({"Env": env, "Entrypoint": ["/bin/sh", "-c", PAUSE]}));
-        let busybox = config(json!({"Env": env, "Cmd": ["sh"]}));
-        fs::write(img.join("pause.json"), pause.to_string()).unwrap();
-        fs::write(img.join("busybox.json"), busybox.to_string()).unwrap();
-        let manifest = json!([
-            {"Config": "pause.json", "RepoTags": [PAUSE_IMAGE], "Layers": ["layer.tar"]},
-            {"Config": "busybox.json", "RepoTags": [IMAGE], "Layers": ["layer.tar"]},
-        ]);
-        fs::write(img.join("manifest.json"), manifest.to_string()).unwrap();
-        run(Command::new("tar")
-            .arg("-C")
-            .arg(&img)
-            .arg("-cf")
-            .arg(self.dir.join("images.tar"))
-            .args(["manifest.json", "pause.json", "busybox.json", "layer.tar"]));
-        self.ctr(&[
-            "images",
-            "import",
-            self.dir.join("images.tar").to_str().unwrap(),
-        ])
-        .ok();
+        let pause = json!({"Env": env, "Entrypoint": ["/bin/sh", "-c", PAUSE]});
+        let busybox = json!({"Env": env, "Cmd": ["sh"]});
+        let tar = common::image_archive(
+            &self.dir.join("image"),
+            &[(PAUSE_IMAGE, pause), (IMAGE, busybox)],
+        );
+        self.ctr(&["images", "import", tar.to_str().unwrap()]).ok();
     }
 
     fn call(&mut self, method: &str, request: Value) -> Result<Value, String> {
@@ -663,72 +614,6 @@ fn int(v: &Value) -> i64 {
     match v {
         Value::String(s) => s.parse().unwrap_or(i64::MIN),
         v => v.as_i64().unwrap_or(i64::MIN),
-    }
-}
-
-/// The results of the checks, per check and handler.
-#[derive(Default)]
-struct Report {
-    rows: Vec<(String, String, Result<(), String>)>,
-}
-
-impl Report {
-    fn record(&mut self, handler: &str, check: &str, r: Result<(), String>) {
-        if let Err(e) = &r {
-            eprintln!("[{handler}] {check}: FAILED: {e}");
-        }
-        self.rows.push((check.into(), handler.into(), r));
-    }
-
-    /// Record whether a CRI call succeeded.
-    fn rpc(&mut self, handler: &str, check: &str, resp: &Result<Value, String>) {
-        self.record(
-            handler,
-            check,
-            resp.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
-    }
-
-    /// Record `cond` as the result of `check`; `detail` says what was seen when it is false.
-    fn check(&mut self, handler: &str, check: &str, cond: bool, detail: impl FnOnce() -> String) {
-        let r = if cond { Ok(()) } else { Err(detail()) };
-        self.record(handler, check, r);
-    }
-
-    fn table(&self, handlers: &[String]) -> String {
-        let mut checks: Vec<&str> = Vec::new();
-        for (c, _, _) in &self.rows {
-            if !checks.contains(&c.as_str()) {
-                checks.push(c);
-            }
-        }
-        let w = checks.iter().map(|c| c.len()).max().unwrap_or(5);
-        let mut s = format!("{:w$}", "check");
-        for h in handlers {
-            s += &format!("  {h:6}");
-        }
-        s.push('\n');
-        for c in checks {
-            s += &format!("{c:w$}");
-            for h in handlers {
-                let r = self.rows.iter().find(|(rc, rh, _)| rc == c && rh == h);
-                let cell = match r {
-                    Some((_, _, Ok(()))) => "ok",
-                    Some((_, _, Err(_))) => "FAILED",
-                    None => "-",
-                };
-                s += &format!("  {cell:6}");
-            }
-            s.push('\n');
-        }
-        s
-    }
-
-    fn failures(&self) -> Vec<String> {
-        self.rows
-            .iter()
-            .filter_map(|(c, h, r)| r.as_ref().err().map(|e| format!("[{h}] {c}: {e}")))
-            .collect()
     }
 }
 

@@ -25,9 +25,14 @@ die() { echo "test: $*" >&2; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (the integration tests create containers): sudo ./scripts/test.sh"
 
-# Install the Debian packages that are not installed yet.
+# Install the Debian packages that are not installed yet; leading options go to apt-get
+# (ensure_pkgs --no-install-recommends PKG...).
 ensure_pkgs() {
-    local missing=() p
+    local opts=() missing=() p
+    while [[ ${1:-} == -* ]]; do
+        opts+=("$1")
+        shift
+    done
     for p in "$@"; do
         [[ $(dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null) == *"ok installed"* ]] || missing+=("$p")
     done
@@ -35,7 +40,8 @@ ensure_pkgs() {
     say "Installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     local apt=(apt-get -y -q -o DPkg::Lock::Timeout=300)
-    "${apt[@]}" install "${missing[@]}" || { "${apt[@]}" update && "${apt[@]}" install "${missing[@]}"; }
+    "${apt[@]}" install "${opts[@]}" "${missing[@]}" ||
+        { "${apt[@]}" update && "${apt[@]}" install "${opts[@]}" "${missing[@]}"; }
 }
 
 # Find cargo: on PATH, in root's ~/.cargo/bin, or (under sudo) the invoking
@@ -58,10 +64,14 @@ find_cargo() {
 ensure_pkgs busybox-static libseccomp-dev pkg-config gcc libc6-dev iproute2 util-linux uidmap passwd procps
 # runc: the control of integration/rootfs.rs's propagation test (and of the cri test).
 ensure_pkgs runc
-# The managers tests drive real podman (with conmon) and containerd (with ctr); the cri test
-# drives containerd's CRI plugin (the CNI loopback plugin, a Python client in a venv under
-# target/, its packages from PyPI).
-[[ -n ${RT_SKIP_MANAGERS:-} ]] || ensure_pkgs podman containerd containernetworking-plugins python3-venv
+# The managers tests drive real podman (with conmon), containerd (with ctr) and dockerd 20.10
+# (docker.io, on Debian's containerd and runc; without its recommends: apparmor, needrestart...);
+# the cri test drives containerd's CRI plugin (the CNI loopback plugin, a Python client in a
+# venv under target/, its packages from PyPI).
+if [[ -z ${RT_SKIP_MANAGERS:-} ]]; then
+    ensure_pkgs podman containerd containernetworking-plugins python3-venv
+    ensure_pkgs --no-install-recommends docker.io
+fi
 find_cargo
 
 if [[ ${RT_LINT:-0} == 1 ]]; then

@@ -540,3 +540,141 @@ pub fn receive_fd(listener: &UnixListener) -> (String, OwnedFd) {
         fd.expect("no fd received"),
     )
 }
+
+/// The fenced block of kind `lang` (```toml) that follows `heading` in README.md (up to the
+/// next `## ` heading).
+pub fn readme_block(heading: &str, lang: &str) -> String {
+    let section = readme_section(heading);
+    let block = section
+        .split_once(&format!("```{lang}\n"))
+        .unwrap_or_else(|| panic!("README.md's {heading:?} has no {lang} block"))
+        .1;
+    block.split_once("```").unwrap().0.to_string()
+}
+
+/// The text of README.md under `heading` (a whole line, `## ...`), up to the next `## ` heading.
+pub fn readme_section(heading: &str) -> String {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("read README.md");
+    let section = readme
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has no {heading:?}"))
+        .1;
+    section.split("\n## ").next().unwrap().to_string()
+}
+
+/// A docker archive (the format of `docker save`, read by `docker load` and `ctr images
+/// import`) at `dir/images.tar`, of images that share one layer, the busybox rootfs: one image
+/// per (tag, the `config` of its image configuration: Env, Cmd, Entrypoint...).
+pub fn image_archive(dir: &Path, images: &[(&str, Value)]) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    let run = |c: &mut Command| run_cmd(c, dir).ok();
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(rootfs())
+        .args(["--numeric-owner", "-cf"])
+        .arg(dir.join("layer.tar"))
+        .arg("."));
+    let sum = run(Command::new("sha256sum").arg(dir.join("layer.tar")));
+    let diff_id = format!("sha256:{}", sum.stdout.split_whitespace().next().unwrap());
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    let mut manifest = Vec::new();
+    let mut files = vec!["manifest.json".to_string(), "layer.tar".to_string()];
+    for (n, (tag, cfg)) in images.iter().enumerate() {
+        let config = json!({
+            "architecture": arch,
+            "os": "linux",
+            "config": cfg,
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        });
+        let file = format!("image-{n}.json");
+        fs::write(dir.join(&file), config.to_string()).unwrap();
+        manifest.push(json!({"Config": file, "RepoTags": [tag], "Layers": ["layer.tar"]}));
+        files.push(file);
+    }
+    fs::write(dir.join("manifest.json"), Value::from(manifest).to_string()).unwrap();
+    let tar = dir.join("images.tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(&tar)
+        .args(&files));
+    tar
+}
+
+/// The results of the checks, per check and handler.
+#[derive(Default)]
+pub struct Report {
+    rows: Vec<(String, String, Result<(), String>)>,
+}
+
+impl Report {
+    pub fn record(&mut self, handler: &str, check: &str, r: Result<(), String>) {
+        if let Err(e) = &r {
+            eprintln!("[{handler}] {check}: FAILED: {e}");
+        }
+        self.rows.push((check.into(), handler.into(), r));
+    }
+
+    /// Record whether a CRI call succeeded.
+    pub fn rpc(&mut self, handler: &str, check: &str, resp: &Result<Value, String>) {
+        self.record(
+            handler,
+            check,
+            resp.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+    }
+
+    /// Record `cond` as the result of `check`; `detail` says what was seen when it is false.
+    pub fn check(
+        &mut self,
+        handler: &str,
+        check: &str,
+        cond: bool,
+        detail: impl FnOnce() -> String,
+    ) {
+        let r = if cond { Ok(()) } else { Err(detail()) };
+        self.record(handler, check, r);
+    }
+
+    pub fn table(&self, handlers: &[String]) -> String {
+        let mut checks: Vec<&str> = Vec::new();
+        for (c, _, _) in &self.rows {
+            if !checks.contains(&c.as_str()) {
+                checks.push(c);
+            }
+        }
+        let w = checks.iter().map(|c| c.len()).max().unwrap_or(5);
+        let mut s = format!("{:w$}", "check");
+        for h in handlers {
+            s += &format!("  {h:6}");
+        }
+        s.push('\n');
+        for c in checks {
+            s += &format!("{c:w$}");
+            for h in handlers {
+                let r = self.rows.iter().find(|(rc, rh, _)| rc == c && rh == h);
+                let cell = match r {
+                    Some((_, _, Ok(()))) => "ok",
+                    Some((_, _, Err(_))) => "FAILED",
+                    None => "-",
+                };
+                s += &format!("  {cell:6}");
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    pub fn failures(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter_map(|(c, h, r)| r.as_ref().err().map(|e| format!("[{h}] {c}: {e}")))
+            .collect()
+    }
+}
