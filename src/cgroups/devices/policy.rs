@@ -42,11 +42,23 @@ pub struct Key {
 
 /// The folded rule list: a default verdict and exceptions to it (key -> access bits), all of
 /// which have the opposite verdict.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Policy {
     pub default_allow: bool,
     pub exceptions: BTreeMap<Key, u32>,
+    /// Where each exception was first listed (rule index, or devices.list line): v1 lists
+    /// exceptions in the order they were written, and the config's order is the one to show
+    /// (runtime-tools' linux_cgroups_devices reads devices.list back in the listed order).
+    pub listed: BTreeMap<Key, usize>,
 }
+
+/// Two policies are the same when they enforce the same; the order they list in is not part of it.
+impl PartialEq for Policy {
+    fn eq(&self, other: &Policy) -> bool {
+        self.default_allow == other.default_allow && self.exceptions == other.exceptions
+    }
+}
+impl Eq for Policy {}
 
 fn access_bits(i: usize, access: Option<&str>) -> Result<u32> {
     // A missing access means all of it.
@@ -109,7 +121,7 @@ impl Policy {
                 None | Some(LinuxDeviceType::A) => {
                     p = Policy {
                         default_allow: rule.allow(),
-                        exceptions: BTreeMap::new(),
+                        ..Policy::default()
                     };
                     continue;
                 }
@@ -134,7 +146,7 @@ impl Policy {
     /// deny exceptions (transition.rs must then start over).
     pub fn from_list(list: &str) -> Result<Policy> {
         let mut p = Policy::default();
-        for line in list.lines().filter(|l| !l.trim().is_empty()) {
+        for (n, line) in list.lines().filter(|l| !l.trim().is_empty()).enumerate() {
             let bad = || anyhow::anyhow!("cannot parse {line:?}");
             let f: Vec<&str> = line.split([' ', ':']).collect();
             let [typ, major, minor, access] = f[..] else {
@@ -144,7 +156,7 @@ impl Policy {
                 "a" => {
                     p = Policy {
                         default_allow: true,
-                        exceptions: BTreeMap::new(),
+                        ..Policy::default()
                     };
                     continue;
                 }
@@ -163,6 +175,7 @@ impl Policy {
                 typ,
             };
             *p.exceptions.entry(key).or_insert(0) |= bits;
+            p.listed.entry(key).or_insert(n);
         }
         Ok(p)
     }
@@ -171,6 +184,7 @@ impl Policy {
     fn apply(&mut self, i: usize, allow: bool, key: Key, access: u32) -> Result<()> {
         if allow != self.default_allow {
             *self.exceptions.entry(key).or_insert(0) |= access;
+            self.listed.entry(key).or_insert(i);
             return Ok(());
         }
         // The rule agrees with the default: it takes access away from the exact exception. A
@@ -208,6 +222,7 @@ impl Policy {
             *have &= !access;
             if *have == 0 {
                 self.exceptions.remove(&key);
+                self.listed.remove(&key);
             }
         }
         Ok(())

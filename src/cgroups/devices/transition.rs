@@ -47,14 +47,21 @@ pub fn transition(from: &Policy, to: &Policy) -> Vec<Write> {
     // Gains before losses (runc writes the losses first): in between, the cgroup enforces the
     // union of both policies, so a device allowed before and after through different exceptions
     // (`c 1:* rwm` replaced by `c 1:3 rwm`) is not refused for a moment either.
-    for (key, &access) in &to.exceptions {
-        let gained = access & !old.get(key).copied().unwrap_or(0);
-        if gained != 0 {
-            out.push(Write {
-                allow: !to.default_allow,
-                line: show(key, gained),
-            });
-        }
+    // In the order the rules list them: devices.list then shows them so.
+    let mut gains: Vec<_> = to
+        .exceptions
+        .iter()
+        .filter_map(|(key, &access)| {
+            let gained = access & !old.get(key).copied().unwrap_or(0);
+            (gained != 0).then_some((key, gained))
+        })
+        .collect();
+    gains.sort_by_key(|(key, _)| to.listed.get(*key).copied().unwrap_or(usize::MAX));
+    for (key, gained) in gains {
+        out.push(Write {
+            allow: !to.default_allow,
+            line: show(key, gained),
+        });
     }
     for (key, &access) in old {
         let dropped = access & !to.exceptions.get(key).copied().unwrap_or(0);
@@ -172,12 +179,13 @@ mod tests {
         let runc = writes(&[("devices.allow", "a *:* rwm"), ("devices.deny", "c 1:3 w")]);
         assert_eq!(case(DEFAULTS, config, false), (runc.clone(), runc));
 
-        // allow-all (a new v1 cgroup) to deny-all: the reset, then every allow in runc's order
-        // (major, minor, type; wildcards first).
-        let runc = writes(&[
+        // allow-all (a new v1 cgroup) to deny-all: the reset, then every allow in the order the
+        // rules list them (runc sorts them: major, minor, type, wildcards first), so that
+        // devices.list shows the config's order.
+        let rt = writes(&[
             ("devices.deny", "a *:* rwm"),
-            ("devices.allow", "b *:* m"),
             ("devices.allow", "c *:* m"),
+            ("devices.allow", "b *:* m"),
             ("devices.allow", "c 1:3 rwm"),
             ("devices.allow", "c 1:5 rwm"),
             ("devices.allow", "c 1:7 rwm"),
@@ -186,10 +194,33 @@ mod tests {
             ("devices.allow", "c 5:0 rwm"),
             ("devices.allow", "c 5:1 rwm"),
             ("devices.allow", "c 5:2 rwm"),
-            ("devices.allow", "c 10:200 rwm"),
             ("devices.allow", "c 136:* rwm"),
+            ("devices.allow", "c 10:200 rwm"),
         ]);
-        assert_eq!(case("a *:* rwm\n", DENY_ALL, true), (runc.clone(), runc));
+        assert_eq!(case("a *:* rwm\n", DENY_ALL, true), (rt.clone(), rt));
+    }
+
+    #[test]
+    fn the_config_rules_come_first_in_their_order() {
+        // runtime-tools' linux_cgroups_devices reads devices.list back and wants the config's
+        // rules first, in order; a later rule that only adds access keeps its first place.
+        let config = r#"[{"allow":false,"access":"rwm"},
+            {"allow":true,"type":"c","major":10,"minor":229,"access":"rwm"},
+            {"allow":true,"type":"b","major":8,"minor":20,"access":"rw"},
+            {"allow":true,"type":"b","major":10,"minor":200,"access":"r"},
+            {"allow":true,"type":"b","major":8,"minor":20,"access":"m"}]"#;
+        let (rt, _) = case("a *:* rwm\n", config, true);
+        let lines: Vec<&str> = rt.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(
+            lines[..5],
+            [
+                "a *:* rwm",
+                "c 10:229 rwm",
+                "b 8:20 rwm",
+                "b 10:200 r",
+                "c *:* m"
+            ]
+        );
     }
 
     #[test]
