@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Remove everything a benchmark run left behind:  bench/cleanup.sh TMPDIR
 # Containers in TMPDIR/state/<view>/<runtime> are deleted with that runtime's
-# `delete --force` (crun and the private view in a private mount namespace
-# with the cgroup-v1-only view); processes still in /sys/fs/cgroup/*/rt-bench
+# `delete --force` (in a private mount namespace with the view the run used:
+# cgroup-v1-only or cgroup-v2-only); processes still in /sys/fs/cgroup/*/rt-bench
 # (only containers this benchmark started) are killed by pid; the rt-bench
 # cgroups are removed leaves first; mounts under TMPDIR are unmounted; TMPDIR
 # is removed. Never touches any other cgroup.
@@ -12,7 +12,7 @@ tmp=${1:?usage: cleanup.sh TMPDIR}
 [[ $tmp == /tmp/rt-bench.* && -d $tmp ]] || { echo "cleanup: refusing $tmp" >&2; exit 1; }
 
 declare -A bin=([rt]=$tmp/bin/rt [crun]=$(command -v crun) [runc]=$(command -v runc))
-for view in private host; do
+for view in private v2 host; do
     for r in rt crun runc; do
         root=$tmp/state/$view/$r
         [[ -d $root ]] || continue
@@ -21,8 +21,10 @@ for view in private host; do
             id=$(basename "$d")
             b=${bin[$r]}
             [[ -x $b ]] || continue
-            if [[ $view == private ]]; then
-                unshare --mount --propagation private "$HERE/privview.sh" \
+            if [[ $view == private || $view == v2 ]]; then
+                view_sh=$HERE/privview.sh
+                [[ $view == v2 ]] && view_sh=$HERE/v2view.sh
+                unshare --mount --propagation private "$view_sh" \
                     "$b" --root "$root" delete --force "$id" >/dev/null 2>&1
             else
                 "$b" --root "$root" delete --force "$id" >/dev/null 2>&1

@@ -37,12 +37,14 @@ def cell(xs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--private")
+    ap.add_argument("--v2")
     ap.add_argument("--host")
     ap.add_argument("--sizes")
     ap.add_argument("--versions", default="")
     ap.add_argument("--elapsed", default="?")
     a = ap.parse_args()
     P = load(a.private) or {"samples": {}, "failures": {}, "na": {}, "notes": [], "extra": {}, "runtimes": []}
+    V = load(a.v2) or {"samples": {}, "failures": {}, "na": {}, "notes": [], "extra": {}, "runtimes": []}
     H = load(a.host) or {"samples": {}, "failures": {}, "na": {}, "notes": [], "extra": {}, "runtimes": []}
     rts = ["rt", "crun", "runc"]
 
@@ -90,6 +92,71 @@ def main():
             return scale_vals(D, r, key[1])
         return D["samples"].get(key, {}).get(r, [])
 
+    def row_meds(D, key):
+        meds, cells = {}, {}
+        for r in rts:
+            na = D.get("na", {}).get(r, {})
+            if key in na:
+                meds[r], cells[r] = None, "n/a"
+                continue
+            vals = values(D, r, key)
+            nfail = len(D.get("failures", {}).get(key if isinstance(key, str) else "scale", {}).get(r, []))
+            meds[r], cells[r] = cell(vals)
+            if not isinstance(key, str):
+                nfail = scale_failed(D, r)
+            if nfail:
+                cells[r] += f" ⚠{nfail} failed"
+        return meds, cells
+
+    def ratio(meds, r):
+        if meds.get(r) is None or not meds.get("crun"):
+            return "–"
+        return f"{meds[r] / meds['crun']:.2f}"
+
+    s = {r: sizes.get(r) for r in rts}
+
+    def sz(r):
+        v = s.get(r)
+        if not v:
+            return "–"
+        return f"{v[0] / 1e6:.2f}" + (f" (dynamic, {v[2]} libs)" if v[2] else " (static)")
+
+    def sr(r):
+        return f"{s[r][0] / s['crun'][0]:.2f}" if s.get(r) and s.get("crun") else "–"
+
+    def table(D, host):
+        t = []
+        head = "| workload | unit | rt | crun | runc | rt / crun | runc / crun |"
+        rule = "|---|---|---|---|---|---|---|"
+        if host:
+            head += " rt, host layout |"
+            rule += "---|"
+        t += [head, rule]
+        for label, unit, key in rows:
+            meds, cells = row_meds(D, key)
+            line = (f"| {label} | {unit} | {cells['rt']} | {cells['crun']} | {cells['runc']} | "
+                    f"{ratio(meds, 'rt')} | {ratio(meds, 'runc')} |")
+            if host:
+                if key in H.get("na", {}).get("rt", {}):
+                    hc = "n/a"
+                else:
+                    _, hc = cell(values(H, "rt", key))
+                line += f" {hc} |"
+            t.append(line)
+        if sizes:
+            t.append(f"| binary size, stripped | MB | {sz('rt')} | {sz('crun')} | {sz('runc')} | {sr('rt')} | "
+                     f"{sr('runc')} |" + (" same |" if host else ""))
+        return t
+
+    # The targets of issue 21, as ratios rt / crun in the same view (higher is better for /s).
+    targets = [
+        ("`run`", "run", 0.6, False),
+        ("`create`", "create", 0.6, False),
+        ("`exec`", "exec", 0.7, False),
+        ("100 × create+start", ("scale", "create_start"), 1.6, True),
+        ("peak RSS of `run`", "run_rss", 1.0, False),
+    ]
+
     out = []
     mach = f"{platform.node()}, Linux {platform.release()}, {os.cpu_count()} CPUs"
     out.append(f"### Benchmark results, {time.strftime('%Y-%m-%d %H:%M %Z')}")
@@ -97,54 +164,48 @@ def main():
     out.append(f"Machine: {mach}, hybrid cgroup v1 host. {a.versions}.")
     out.append(f"{P.get('iterations', '?')} measured iterations after {P.get('warmup', '?')} warm-ups, "
                f"interleaved (runtime order rotates every iteration); median (min–max). "
-               f"rt, crun and runc ran in the same private cgroup-v1 view; the last column is rt alone on "
+               f"rt, crun and runc ran in the same private view: first cgroup v1 only, then cgroup v2 only "
+               f"(/sys/fs/cgroup is the cgroup2 hierarchy, as on a v2-only host). "
+               f"The v1 table's last column is rt alone on "
                f"the host's hybrid layout ({H.get('iterations', '?')} iterations, run afterwards, not interleaved). "
                f"Scale rows: {rounds} rounds per runtime (median, min–max). "
                f"Whole benchmark: {a.elapsed} s. Spawn overhead of the harness (`/bin/true` on the host): "
                f"{fmt(P['extra'].get('spawn_overhead_ms'))} ms, included in every time.")
     out.append("")
-    out.append("| workload | unit | rt | crun | runc | rt / crun | runc / crun | rt, host layout |")
-    out.append("|---|---|---|---|---|---|---|---|")
-    for label, unit, key in rows:
-        meds, cells = {}, {}
-        for r in rts:
-            na = P.get("na", {}).get(r, {})
-            if key in na:
-                meds[r], cells[r] = None, "n/a"
-                continue
-            vals = values(P, r, key)
-            nfail = len(P.get("failures", {}).get(key if isinstance(key, str) else "scale", {}).get(r, []))
-            meds[r], cells[r] = cell(vals)
-            if not isinstance(key, str):
-                nfail = scale_failed(P, r)
-            if nfail:
-                cells[r] += f" ⚠{nfail} failed"
-        def ratio(r):
-            if meds.get(r) is None or not meds.get("crun"):
-                return "–"
-            return f"{meds[r] / meds['crun']:.2f}"
-        if key in H.get("na", {}).get("rt", {}):
-            hc = "n/a"
-        else:
-            _, hc = cell(values(H, "rt", key))
-        out.append(f"| {label} | {unit} | {cells['rt']} | {cells['crun']} | {cells['runc']} | "
-                   f"{ratio('rt')} | {ratio('runc')} | {hc} |")
-    if sizes:
-        s = {r: sizes.get(r) for r in rts}
-        def sz(r):
-            v = s.get(r)
-            if not v:
-                return "–"
-            return f"{v[0] / 1e6:.2f}" + (f" (dynamic, {v[2]} libs)" if v[2] else " (static)")
-        def sr(r):
-            return f"{s[r][0] / s['crun'][0]:.2f}" if s.get(r) and s.get("crun") else "–"
-        out.append(f"| binary size, stripped | MB | {sz('rt')} | {sz('crun')} | {sz('runc')} | {sr('rt')} | "
-                   f"{sr('runc')} | same |")
+    if V["runtimes"]:
+        out.append("Targets (rt / crun in the same view; for containers/s rt must be at least the target):")
+        out.append("")
+        out.append("| | target | cgroup v1 view | cgroup v2 view |")
+        out.append("|---|---|---|---|")
+        for label, key, goal, higher in targets:
+            cols = []
+            for D in (P, V):
+                meds, _ = row_meds(D, key)
+                if meds.get("rt") is None or not meds.get("crun"):
+                    cols.append("–")
+                    continue
+                r = meds["rt"] / meds["crun"]
+                ok = r >= goal if higher else r <= goal
+                cols.append(f"{r:.2f} {'met' if ok else 'MISSED'}")
+            out.append(f"| {label} | {'≥' if higher else '≤'} {goal} | {cols[0]} | {cols[1]} |")
+        out.append("")
+    out.append("#### cgroup v1 view")
+    out.append("")
+    out.extend(table(P, True))
+    if V["runtimes"]:
+        out.append("")
+        out.append("#### cgroup v2-only view")
+        out.append("")
+        out.append("No `linux.resources` in these bundles: with device rules crun raises RLIMIT_MEMLOCK, "
+                   "which root without CAP_SYS_RESOURCE cannot, and fails. Without them crun installs no "
+                   "device filter; rt and runc still install their default one.")
+        out.append("")
+        out.extend(table(V, False))
     out.append("")
     out.append("Ratios are runtime / crun of the medians: lower is better for ms and MiB, higher for containers/s.")
 
     # Scale details.
-    for D, name in ((P, "private view"), (H, "host layout")):
+    for D, name in ((P, "v1 view"), (V, "v2 view"), (H, "host layout")):
         for r, ss in D["extra"].get("scale", {}).items():
             for s in ss:
                 if s.get("fail_create") or s.get("fail_delete") or s.get("still_alive") or \
@@ -155,7 +216,7 @@ def main():
                                f"{s.get('still_alive')} inits alive after delete")
 
     fails = []
-    for D, name in ((P, "private view"), (H, "host layout")):
+    for D, name in ((P, "v1 view"), (V, "v2 view"), (H, "host layout")):
         for w, per in D.get("failures", {}).items():
             for r, msgs in per.items():
                 uniq = []

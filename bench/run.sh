@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of rt vs crun vs runc (issue 9).
 #
-#   sudo ./bench/run.sh            # full run (~3-4 minutes)
+#   sudo ./bench/run.sh            # full run (~4-5 minutes)
 #   ITERATIONS=5 SCALE=10 SCALE_ROUNDS=1 RSS_SAMPLES=3 sudo -E ./bench/run.sh   # quick check
 #
 # Installs crun, runc and time from Debian, builds rt (cargo build --release),
@@ -9,7 +9,9 @@
 #  1. in a private mount namespace with the cgroup-v1-only view crun 1.8.1
 #     needs (see /work/shared/docs/testing.md), runs rt, crun and runc
 #     interleaved on the same bundles;
-#  2. runs rt alone on the host cgroup layout as it is (hybrid).
+#  2. the same in a private mount namespace where /sys/fs/cgroup is the
+#     cgroup2 hierarchy alone (bench/v2view.sh: the view of a v2-only host);
+#  3. runs rt alone on the host cgroup layout as it is (hybrid).
 # Prints a markdown table (also saved as bench/results/latest.md) with medians,
 # min-max and ratios to crun. Everything it creates (containers, cgroups
 # /sys/fs/cgroup/*/rt-bench, the temp dir) is removed on exit, even when
@@ -92,17 +94,23 @@ versions="rt $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(g
 
 common=(--tmp "$TMP" --rootfs "$TMP/rootfs" --warmup "$WARMUP" --scale "$SCALE" --scale-rounds "$SCALE_ROUNDS" --rss-samples "$RSS_SAMPLES")
 start=$(date +%s)
-echo "bench: 1/2 rt, crun, runc interleaved, private cgroup-v1 view ($ITERATIONS iterations)" >&2
+all=(--runtime rt="$TMP/bin/rt" --runtime crun="$CRUN" --runtime runc="$RUNC")
+echo "bench: 1/3 rt, crun, runc interleaved, private cgroup-v1 view ($ITERATIONS iterations)" >&2
 run_bg unshare --mount --propagation private "$HERE/privview.sh" \
     python3 "$HERE/reaper.py" python3 "$HERE/bench.py" --view private "${common[@]}" \
-    --iterations "$ITERATIONS" --runtime rt="$TMP/bin/rt" --runtime crun="$CRUN" --runtime runc="$RUNC" \
+    --iterations "$ITERATIONS" "${all[@]}" \
     --out "$TMP/private.json" || echo "bench: private-view run exited $?" >&2
-echo "bench: 2/2 rt on the host cgroup layout ($HOST_ITERATIONS iterations)" >&2
+echo "bench: 2/3 rt, crun, runc interleaved, private cgroup-v2-only view ($ITERATIONS iterations)" >&2
+run_bg unshare --mount --propagation private "$HERE/v2view.sh" \
+    python3 "$HERE/reaper.py" python3 "$HERE/bench.py" --view v2 "${common[@]}" \
+    --iterations "$ITERATIONS" "${all[@]}" \
+    --out "$TMP/v2.json" || echo "bench: v2-view run exited $?" >&2
+echo "bench: 3/3 rt on the host cgroup layout ($HOST_ITERATIONS iterations)" >&2
 run_bg python3 "$HERE/reaper.py" python3 "$HERE/bench.py" --view host "${common[@]}" \
     --iterations "$HOST_ITERATIONS" --runtime rt="$TMP/bin/rt" \
     --out "$TMP/host.json" || echo "bench: host run exited $?" >&2
 elapsed=$(($(date +%s) - start))
 
 mkdir -p "$HERE/results"
-python3 "$HERE/report.py" --private "$TMP/private.json" --host "$TMP/host.json" --sizes "$TMP/sizes.txt" \
+python3 "$HERE/report.py" --private "$TMP/private.json" --v2 "$TMP/v2.json" --host "$TMP/host.json" --sizes "$TMP/sizes.txt" \
     --versions "$versions" --elapsed "$elapsed" | tee "$HERE/results/latest.md"
