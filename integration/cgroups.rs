@@ -842,3 +842,66 @@ fn an_init_that_cannot_join_its_cgroup_is_an_error() {
     ));
     assert!(!state_root().join(&c.id).exists());
 }
+
+/// The super options of the cgroup2 mount at /sys/fs/cgroup, as this process sees them.
+fn v2_root_options() -> String {
+    let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mi.lines()
+        .find(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup") && l.contains(" - cgroup2 "))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or_else(|| panic!("no cgroup2 mount at /sys/fs/cgroup: {mi}"))
+        .to_string()
+}
+
+#[test]
+fn v2_cgroup_mount_shows_the_hierarchy_and_leaves_the_host_flags() {
+    if !pure_v2() {
+        eprintln!("SKIPPED: needs a cgroup-v2-only host (runs in the VM)");
+        return;
+    }
+    let before = v2_root_options();
+    // In the runtime's cgroup namespace: what a new cgroup2 mount shows there, the whole
+    // hierarchy, read-only (runc's default /sys/fs/cgroup mount carries "ro").
+    let mut c = Container::new("cg-v2mount");
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "cgroup");
+    c.sh(&format!(
+        "cat /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; \
+         test -d /sys/fs/cgroup/{CGROUP_PREFIX}/{}/ && echo own-cgroup-seen",
+        c.id
+    ));
+    let out = c.run().ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], format!("0::/{CGROUP_PREFIX}/{}", c.id), "{out:?}");
+    let m: Vec<&str> = lines[1].split(' ').collect();
+    assert_eq!(m[3], "/", "mount root: {}", lines[1]);
+    assert!(m[5].split(',').any(|o| o == "ro"), "{}", lines[1]);
+    assert!(lines[1].contains(" - cgroup2 "), "{}", lines[1]);
+    assert_eq!(lines[2], "own-cgroup-seen", "{out:?}");
+    // A new cgroup2 mount in the initial cgroup namespace re-applies the hierarchy's root
+    // flags: the host's nsdelegate (the VM mounts with it) would be cleared.
+    assert_eq!(
+        v2_root_options(),
+        before,
+        "the host's cgroup2 options changed"
+    );
+
+    // With a cgroup namespace (rt spec's default, as runc 1.2's): the container's cgroup is
+    // the root.
+    let mut c = Container::new("cg-v2mount-ns");
+    let ns = c.config["linux"]["namespaces"].as_array().unwrap();
+    assert!(ns.iter().any(|n| n["type"] == "cgroup"), "{ns:?}");
+    c.sh("cat /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; ls /sys/fs/cgroup | grep -c '^cgroup.procs$'");
+    let out = c.run().ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "0::/", "{out:?}");
+    assert_eq!(lines[1].split(' ').nth(3), Some("/"), "{}", lines[1]);
+    assert_eq!(lines[2], "1", "{out:?}");
+    assert_eq!(
+        v2_root_options(),
+        before,
+        "the host's cgroup2 options changed"
+    );
+}

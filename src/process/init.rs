@@ -232,6 +232,7 @@ fn setup(
             host_ns: !crate::namespaces::has(plan, CloneFlags::CLONE_NEWNS),
             in_userns,
             cgroups: opts.cgroups.clone(),
+            own_cgroupns: crate::namespaces::has(plan, CloneFlags::CLONE_NEWCGROUP),
             mount_label: spec
                 .linux()
                 .as_ref()

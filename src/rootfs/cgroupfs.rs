@@ -1,4 +1,5 @@
-//! A `cgroup` mount inside the container. On a v2-only host: cgroup2 itself. With v1 hierarchies
+//! A `cgroup` mount inside the container. On a v2-only host: cgroup2 itself (a bind of the host's
+//! cgroup2 mount when the container shares the runtime's cgroup namespace). With v1 hierarchies
 //! (pure v1 or hybrid): a tmpfs holding, per hierarchy, a bind mount of the container's own cgroup,
 //! plus the usual `cpu -> cpu,cpuacct` links, as runc lays it out. Everything is made through
 //! the descriptors of the mounts rt makes, never through a path looked up again.
@@ -22,6 +23,14 @@ pub fn mount(dest: &Path, target: &Target, p: &Parsed, opts: &Options) -> Result
         .difference(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let cg = &opts.cgroups;
     let pure_v2 = cg.hierarchies.len() == 1 && cg.hierarchies[0].v2;
+    if pure_v2 && !opts.own_cgroupns && !opts.in_userns {
+        // What a new cgroup2 mount would show here is the host's hierarchy mount, which is
+        // listed only when its root is the hierarchy's root. A new mount in the initial cgroup
+        // namespace also re-applies the root's flags (clearing a host's nsdelegate) and
+        // waits 5-30 ms about one time in ten (kernel 6.18); a bind does neither.
+        let host = cg.hierarchies[0].mount.display().to_string();
+        return bind_leaf(&host, target.fd.as_raw_fd(), flags, opts, &shown);
+    }
     if pure_v2 {
         match mountapi::new_fs("cgroup2", Some("cgroup2"), &[], flags.bits()) {
             Ok(fs) => {

@@ -35,6 +35,8 @@ pub struct Options {
     pub mount_userns: Vec<Option<std::os::fd::RawFd>>,
     /// The container's cgroups, for `cgroup` mounts.
     pub cgroups: crate::cgroups::Placement,
+    /// The container creates or joins a cgroup namespace (otherwise it shares the runtime's).
+    pub own_cgroupns: bool,
 }
 
 const NONE: Option<&str> = None;
