@@ -64,6 +64,8 @@ find_cargo() {
 ensure_pkgs busybox-static libseccomp-dev pkg-config gcc libc6-dev iproute2 util-linux uidmap passwd procps
 # runc: the control of integration/rootfs.rs's propagation test (and of the cri test).
 ensure_pkgs runc
+# criu: integration/checkpoint.rs (run in the VM; skipped on a host kernel CRIU 3.17 cannot dump).
+ensure_pkgs --no-install-recommends criu
 # The managers tests drive real podman (with conmon), containerd (with ctr) and dockerd 20.10
 # (docker.io, on Debian's containerd and runc; without its recommends: apparmor, needrestart...);
 # the cri test drives containerd's CRI plugin (the CNI loopback plugin, a Python client in a
