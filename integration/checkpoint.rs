@@ -457,3 +457,114 @@ fn failed_restore_leaves_nothing_behind() {
     let list = rt(&["list", "-q"]).ok();
     assert!(!list.stdout.lines().any(|l| l == id2), "{list:?}");
 }
+
+/// podman with private configuration and storage under `dir`, rt as its runtime.
+fn podman(dir: &Path, args: &[&str]) -> Output {
+    let d = dir.display();
+    let mut c = Command::new("podman");
+    c.env("CONTAINERS_CONF", format!("{d}/containers.conf"))
+        .env("CONTAINERS_STORAGE_CONF", format!("{d}/storage.conf"))
+        .env("CONTAINERS_REGISTRIES_CONF", format!("{d}/registries.conf"))
+        .arg("--runtime")
+        .arg(rt_bin())
+        .args(args);
+    run_cmd_within(&mut c, dir, Duration::from_secs(120))
+}
+
+struct PodmanDir(PathBuf, String);
+
+impl Drop for PodmanDir {
+    fn drop(&mut self) {
+        let _ = podman(&self.0, &["rm", "-af", "-t", "0"]);
+        let _ = podman(&self.0, &["system", "reset", "-f"]);
+        let _ = fs::remove_dir_all(&self.0);
+        remove_test_cgroup(&self.1);
+    }
+}
+
+#[test]
+fn podman_container_checkpoint_and_restore() {
+    if !criu_ok("podman_container_checkpoint_and_restore") {
+        return;
+    }
+    if Command::new("podman").arg("--version").output().is_err() {
+        eprintln!("podman_container_checkpoint_and_restore: SKIPPED: podman is not installed");
+        return;
+    }
+    let name = format!("podman-ckpt-{}", std::process::id());
+    let dir = tmp_dir().join(&name);
+    fs::create_dir_all(dir.join("tmp")).unwrap();
+    let g = PodmanDir(dir.clone(), name.clone());
+    let d = dir.display();
+    // As integration/managers.rs, plus a network config directory of its own (the VM's /etc is
+    // read-only).
+    fs::write(
+        dir.join("containers.conf"),
+        format!(
+            "[containers]\nnetns = \"none\"\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
+             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nevents_logfile_path = \"{d}/events.log\"\n\
+             runtime_supports_json = [\"rt\"]\ntmp_dir = \"{d}/tmp\"\n[network]\nnetwork_config_dir = \"{d}/networks\"\n"
+        ),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("storage.conf"),
+        format!(
+            "[storage]\ndriver = \"overlay\"\ngraphroot = \"{d}/graph\"\nrunroot = \"{d}/run\"\n"
+        ),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("registries.conf"),
+        "unqualified-search-registries = []\n",
+    )
+    .unwrap();
+    let tar = dir.join("rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(rootfs())
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    podman(&dir, &["import", path(&tar), "localhost/rt-ckpt"]).ok();
+    let parent = format!("/{CGROUP_PREFIX}/{name}");
+    podman(
+        &dir,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "c1",
+            "--cgroup-parent",
+            &parent,
+            "localhost/rt-ckpt",
+            "sh",
+            "-c",
+            COUNTER_SIMPLE,
+        ],
+    )
+    .ok();
+    let pid = |what: &str| -> i32 {
+        let out = podman(&dir, &["inspect", "-f", "{{.State.Pid}}", "c1"]).ok();
+        let p = out.stdout.trim().parse().unwrap_or(0);
+        assert!(p > 0, "{what}: no pid: {out:?}");
+        p
+    };
+    let p1 = pid("run");
+    let n = *wait_count_past(p1, 3).last().unwrap();
+    podman(&dir, &["container", "checkpoint", "c1"]).ok();
+    assert!(!alive(p1), "podman checkpoint left {p1} running");
+    podman(&dir, &["container", "restore", "c1"]).ok();
+    let p2 = pid("restore");
+    // The count goes on from where the checkpoint stopped it.
+    let v = wait_count_past(p2, n + 3);
+    assert_consecutive(&v);
+    drop(g);
+}
+
+/// The counter without the socket pair (podman passes no descriptors).
+const COUNTER_SIMPLE: &str =
+    "mkdir -p /tmp/w; exec 5>>/tmp/w/log; i=0; while :; do i=$((i+1)); echo $i >&5; sleep 0.05; done";
