@@ -64,6 +64,8 @@ find_cargo() {
 ensure_pkgs busybox-static libseccomp-dev pkg-config gcc libc6-dev iproute2 util-linux uidmap passwd procps
 # runc: the control of integration/rootfs.rs's propagation test (and of the cri test).
 ensure_pkgs runc
+# criu: integration/checkpoint.rs (run in the VM; skipped on a host kernel CRIU 3.17 cannot dump).
+ensure_pkgs --no-install-recommends criu
 # The managers tests drive real podman (with conmon), containerd (with ctr) and dockerd 20.10
 # (docker.io, on Debian's containerd and runc; without its recommends: apparmor, needrestart...);
 # the cri test drives containerd's CRI plugin (the CNI loopback plugin, a Python client in a
@@ -192,15 +194,16 @@ if [[ ${RT_SKIP_VM:-0} != 1 ]]; then
         fi
     fi
     say "cgroup v2 tests${vm_conf:+ and the validation suite} in a VM (scripts/vm/run.sh)"
-    # exec too: on v2 its process is born in the cgroup (CLONE_INTO_CGROUP).
+    # exec too: on v2 its process is born in the cgroup (CLONE_INTO_CGROUP); checkpoint: CRIU
+    # works on the VM's 6.1 kernel, not on the host's (RT_REQUIRE_CRIU=1: no skipping there).
     bins=()
-    for t in cgroups exec; do
+    for t in cgroups exec checkpoint; do
         bin=$(cargo test --no-run --test $t --message-format=json 2>/dev/null |
             grep '"kind":\["test"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
         [[ -x $bin ]] || die "cannot find the $t test binary"
         bins+=("$bin")
     done
-    scripts/vm/run.sh --timeout 1800 --env RUST_BACKTRACE=1 -- \
+    scripts/vm/run.sh --timeout 1800 --env RUST_BACKTRACE=1 --env RT_REQUIRE_CRIU=1 -- \
         scripts/vm/v2-tests.sh "${vm_conf[@]}" "${bins[@]}" -- "$@" ||
         { ((status)) || status=1; }
 fi

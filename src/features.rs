@@ -2,7 +2,10 @@
 //! list is read from the table the implementation itself uses, so the document cannot claim more
 //! or less than rt does; the booleans point at the code that makes them true.
 //!
-//! Left out: `annotations` and `potentiallyUnsafeConfigAnnotations` (rt acts on no annotation).
+//! `annotations` carries what runc reports there about checkpoint/restore
+//! (`org.opencontainers.runc.checkpoint.enabled`: rt has `checkpoint` and `restore`, through CRIU).
+//! Left out: `potentiallyUnsafeConfigAnnotations` (the one config annotation rt acts on,
+//! `org.criu.config`, only names CRIU's configuration file).
 
 use serde::Serialize;
 
@@ -14,6 +17,7 @@ pub struct Features {
     pub hooks: Vec<&'static str>,
     pub mount_options: Vec<&'static str>,
     pub linux: Linux,
+    pub annotations: std::collections::BTreeMap<&'static str, &'static str>,
 }
 
 #[derive(Serialize, Debug)]
@@ -123,6 +127,8 @@ pub fn document() -> Features {
                 MemoryPolicy { modes, flags }
             },
         },
+        // cli/checkpoint.rs and cli/restore.rs (CRIU must be installed to use them).
+        annotations: [("org.opencontainers.runc.checkpoint.enabled", "true")].into(),
     }
 }
 

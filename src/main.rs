@@ -6,6 +6,7 @@ mod capabilities;
 mod cgroups;
 mod cli;
 mod container;
+mod criu;
 mod errno;
 mod features;
 mod hooks;

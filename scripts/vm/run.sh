@@ -63,7 +63,10 @@ case $repo/ in /usr/* | /etc/* | /proc/* | /sys/* | /dev/*) die "cannot share a 
 # --- Cache: kernel and initramfs --------------------------------------------
 
 # Modules to load at boot, in dependency order: virtio PCI transport, 9p over
-# virtio, overlayfs, and virtio-console (the job's stdout/stderr ports).
+# virtio, overlayfs, and virtio-console (the job's stdout/stderr ports); then what
+# CRIU needs (`criu check` passes with them, integration/checkpoint.rs): the sock_diag
+# families it dumps sockets with, tun and veth, and netfilter (nf_tables + the
+# xtables compat layer, conntrack) for its network lock with iptables.
 modules=(
     kernel/drivers/virtio/virtio_ring
     kernel/drivers/virtio/virtio
@@ -77,6 +80,30 @@ modules=(
     kernel/fs/9p/9p
     kernel/fs/overlayfs/overlay
     kernel/drivers/char/virtio_console
+    kernel/net/unix/unix_diag
+    kernel/net/ipv4/inet_diag
+    kernel/net/ipv4/tcp_diag
+    kernel/net/ipv4/udp_diag
+    kernel/net/ipv4/raw_diag
+    kernel/net/netlink/netlink_diag
+    kernel/net/packet/af_packet_diag
+    kernel/drivers/net/tun
+    kernel/drivers/net/veth
+    kernel/net/netfilter/nfnetlink
+    kernel/crypto/crc32c_generic
+    kernel/lib/libcrc32c
+    kernel/net/netfilter/nf_tables
+    kernel/net/netfilter/x_tables
+    kernel/net/netfilter/nft_compat
+    kernel/net/netfilter/xt_mark
+    kernel/net/ipv4/netfilter/ip_tables
+    kernel/net/ipv4/netfilter/iptable_filter
+    kernel/net/ipv6/netfilter/ip6_tables
+    kernel/net/ipv6/netfilter/ip6table_filter
+    kernel/net/ipv4/netfilter/nf_defrag_ipv4
+    kernel/net/ipv6/netfilter/nf_defrag_ipv6
+    kernel/net/netfilter/nf_conntrack
+    kernel/net/netfilter/nf_conntrack_netlink
 )
 
 ensure_tools() {
@@ -112,10 +139,11 @@ extract_vmlinux() {
     return 1
 }
 
-# target/vm/kernel/{vmlinux,version,modules/NN-name.ko}: from the linux-image
-# package that linux-image-amd64 depends on, unpacked (never installed).
+# target/vm/kernel/{vmlinux,version,modules.list,modules/NN-name.ko}: from the
+# linux-image package that linux-image-amd64 depends on, unpacked (never
+# installed). Fetched again when the module list above changes.
 prepare_kernel() {
-    [[ -s $cache/kernel/vmlinux ]] && return 0
+    [[ -s $cache/kernel/vmlinux && $(cat "$cache/kernel/modules.list" 2>/dev/null) == "${modules[*]}" ]] && return 0
     local pkg tmp deb ver i m f
     pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
     if [[ -z $pkg ]]; then
@@ -145,6 +173,7 @@ prepare_kernel() {
         i=$((i + 1))
     done
     echo "$pkg $(basename "$deb") $ver" >"$tmp/version"
+    echo "${modules[*]}" >"$tmp/modules.list"
     # Keep only what boots (the unpacked package is ~400 MB).
     rm -rf "$tmp/x" "$tmp/deb"
     rm -rf "$cache/kernel"
@@ -156,7 +185,7 @@ prepare_kernel() {
 prepare_initrd() {
     local key tmp
     key=$(cat "$vm_dir/init" "${BASH_SOURCE[0]}" /bin/busybox "$cache/kernel/version" \
-        "$cache"/kernel/modules/*.ko | sha256sum | cut -d' ' -f1)
+        "$cache/kernel/modules.list" "$cache"/kernel/modules/*.ko | sha256sum | cut -d' ' -f1)
     [[ -s $cache/initrd.gz && $(cat "$cache/initrd.key" 2>/dev/null) == "$key" ]] && return 0
     tmp=$cache/initrd.tmp
     rm -rf "$tmp"

@@ -1,5 +1,6 @@
 //! The command line, mirroring runc's: global flags, then one file per command.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -9,11 +10,11 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod run;
 mod spec;
 mod start;
 mod state;
-mod unimplemented;
 mod update;
 
 use crate::container::Context;
@@ -50,7 +51,7 @@ pub struct Cli {
     /// Rootless mode: true, false or auto
     #[arg(long, value_name = "true|false|auto", default_value = "auto", value_parser = ["true", "false", "auto"])]
     pub rootless: String,
-    /// Path to the criu binary (checkpoint/restore)
+    /// Path to the criu binary (checkpoint/restore) [default: criu in PATH]
     #[arg(long, value_name = "PATH")]
     pub criu: Option<String>,
     /// Print the version
@@ -79,8 +80,8 @@ pub enum Command {
     Update(Box<update::Args>),
     Events(events::Args),
     Features(features::Args),
-    #[command(flatten)]
-    Unimplemented(unimplemented::Command),
+    Checkpoint(checkpoint::Args),
+    Restore(restore::Args),
 }
 
 impl Command {
@@ -101,7 +102,8 @@ impl Command {
             Command::Update(_) => "update",
             Command::Events(_) => "events",
             Command::Features(_) => "features",
-            Command::Unimplemented(u) => u.name(),
+            Command::Checkpoint(_) => "checkpoint",
+            Command::Restore(_) => "restore",
         }
     }
 }
@@ -166,9 +168,6 @@ pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
     };
     let name = cmd.name();
     let result = (|| {
-        if cli.criu.is_some() {
-            bail!("--criu: checkpoint/restore is not implemented");
-        }
         let rootless = match cli.rootless.as_str() {
             "true" => true,
             "false" => false,
@@ -201,7 +200,8 @@ pub fn dispatch(cli: Cli) -> (Option<&'static str>, Result<i32>) {
             Command::Update(a) => update::run(&ctx, *a),
             Command::Events(a) => events::run(&ctx, a),
             Command::Features(a) => features::run(a),
-            Command::Unimplemented(u) => bail!("{}: not implemented", u.name()),
+            Command::Checkpoint(a) => checkpoint::run(&ctx, cli.criu.as_deref(), a),
+            Command::Restore(a) => restore::run(&ctx, cli.criu.as_deref(), a),
         }
     })();
     (Some(name), result)

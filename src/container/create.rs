@@ -247,7 +247,7 @@ pub(super) fn create_parked(
 }
 
 /// This process's pid and start time, recorded as the creator of the container.
-fn own_identity() -> Result<(i32, u64)> {
+pub(super) fn own_identity() -> Result<(i32, u64)> {
     let me = std::process::id() as i32;
     let (_, start) = proc_stat(me).with_context(|| format!("read /proc/{me}/stat"))?;
     Ok((me, start))
@@ -263,7 +263,7 @@ fn in_own_mount_namespace(spec: &oci_spec::runtime::Spec) -> Result<bool> {
 }
 
 /// Whether the config asks for a new PID namespace (rather than joining one or sharing ours).
-fn own_pid_namespace(spec: &oci_spec::runtime::Spec) -> bool {
+pub(super) fn own_pid_namespace(spec: &oci_spec::runtime::Spec) -> bool {
     spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
@@ -274,7 +274,7 @@ fn own_pid_namespace(spec: &oci_spec::runtime::Spec) -> bool {
         })
 }
 
-fn connect(path: &std::path::Path) -> Result<OwnedFd> {
+pub(super) fn connect(path: &std::path::Path) -> Result<OwnedFd> {
     let s = std::os::unix::net::UnixStream::connect(path)
         .sys(|| format!("connect to console socket {}", path.display()))?;
     Ok(s.into())

@@ -2,6 +2,7 @@
 
 pub mod activation;
 pub mod bundle;
+mod checkpoint;
 mod claim;
 pub mod config;
 mod create;
@@ -14,12 +15,14 @@ mod kill;
 mod list;
 pub mod notify;
 mod pause;
+mod restore;
 mod run;
 mod start;
 pub mod state;
 pub mod status;
 mod update;
 
+pub use checkpoint::{checkpoint, CheckpointOptions};
 pub use create::{create, CreateOptions};
 pub use delete::delete;
 pub use events::events;
@@ -27,6 +30,7 @@ pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use list::list;
 pub use pause::{pause, pids, resume};
+pub use restore::{restore, RestoreOptions};
 pub use run::run;
 pub use start::start;
 pub use update::update;

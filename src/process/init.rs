@@ -246,6 +246,9 @@ fn setup(
         &mut before_pivot,
         &mut console,
     )?;
+    if crate::namespaces::has(plan, CloneFlags::CLONE_NEWNS) {
+        reopen_dev_null();
+    }
 
     let has_uts = plan.new.contains(CloneFlags::CLONE_NEWUTS)
         || plan
@@ -315,6 +318,37 @@ fn setup(
 
 /// PR_SET_DUMPABLE: a process that is not dumpable has /proc files only the host's root can
 /// open (exe, fd, environ, mem, root), and cannot be ptraced by the container's processes.
+/// As runc: stdio that is the host's null device becomes the container's own `/dev/null`, so
+/// that every descriptor of the process lies on a mount of its namespace (CRIU cannot dump a
+/// descriptor whose mount it cannot see: "Can't lookup mount=N for fd=0 path=/dev/null").
+/// Best effort: without a null device in the container the descriptors stay as they are.
+fn reopen_dev_null() {
+    use nix::sys::stat::{fstat, SFlag};
+    let is_null = |st: &nix::sys::stat::FileStat| {
+        SFlag::from_bits_truncate(st.st_mode).contains(SFlag::S_IFCHR)
+            && st.st_mode & libc::S_IFMT == libc::S_IFCHR
+            && st.st_rdev == libc::makedev(1, 3)
+    };
+    let Ok(null) = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NOFOLLOW,
+        nix::sys::stat::Mode::empty(),
+    ) else {
+        return;
+    };
+    if !fstat(&null).is_ok_and(|st| is_null(&st)) {
+        return;
+    }
+    for fd in 0..3 {
+        // Safety: fstat and dup3 on descriptor numbers only; a closed one fails fstat.
+        let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        if fstat(b).is_ok_and(|st| is_null(&st)) {
+            // Safety: replaces descriptor `fd` with a copy of ours; nothing else owns it here.
+            unsafe { libc::dup3(std::os::fd::AsRawFd::as_raw_fd(&null), fd, 0) };
+        }
+    }
+}
+
 pub(super) fn set_dumpable(on: bool) {
     // Safety: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong) };

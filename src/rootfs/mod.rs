@@ -11,6 +11,7 @@ mod mounts;
 mod options;
 mod paths;
 mod pivot;
+pub mod restore;
 pub mod sysctl;
 
 pub use options::known as known_mount_options;

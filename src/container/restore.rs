@@ -1,0 +1,313 @@
+//! `restore`: a new container (any id; the bundle's config) whose processes CRIU brings back from
+//! a checkpoint. As runc: the cgroups are made and CRIU put into them before it restores (its
+//! tasks are born there, `--cgroup-root` says so for the dumped paths), prestart and
+//! createRuntime hooks run at CRIU's `setup-namespaces`, the state gets the restored init at
+//! `post-restore`, a terminal's new pty master goes to `--console-socket` (CRIU's orphan pts
+//! master). In the foreground (no `--detach`) rt waits for the container as `run` does and
+//! returns its exit status. A failed restore leaves nothing: no state, cgroup or process.
+
+use super::create::{connect, own_identity, own_pid_namespace};
+use super::foreground::{become_subreaper, catch_signals, forward_signals, wait_exit};
+use super::state::{Locked, State};
+use super::status::{proc_stat, Status};
+use super::{bundle, id, write_pid_file, Context};
+use crate::cgroups::Placement;
+use crate::criu::{self, Common};
+use crate::errno::SysContext;
+use anyhow::{bail, Context as _, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub struct RestoreOptions {
+    pub criu: PathBuf,
+    pub bundle: PathBuf,
+    pub images: PathBuf,
+    pub work: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub detach: bool,
+    pub no_subreaper: bool,
+    pub common: Common,
+    pub lsm_profile: Option<String>,
+    pub lsm_mount_context: Option<String>,
+}
+
+/// Restore; the value is the exit status (0 detached, the container's in the foreground).
+pub fn restore(ctx: &Context, id: &str, o: &RestoreOptions) -> Result<i32> {
+    id::validate(id)?;
+    if ctx.systemd_cgroup {
+        bail!("--systemd-cgroup: restore supports the cgroupfs driver only");
+    }
+    if ctx.rootless {
+        bail!("restore needs root: CRIU restores a container as root only");
+    }
+    let b = bundle::load(&o.bundle)?;
+    let terminal = b
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    // Whatever the mode, a terminal comes back only through a console socket (CRIU makes the new
+    // pty; we do not proxy it).
+    crate::tty::check_console_socket(true, terminal, o.console_socket.is_some())?;
+    if let Some(w) = &o.work {
+        std::fs::create_dir_all(w).sys(|| format!("work path: mkdir {}", w.display()))?;
+    }
+    let md = std::fs::metadata(&o.images).sys(|| format!("image path {}", o.images.display()))?;
+    if !md.is_dir() {
+        bail!("image path {}: not a directory", o.images.display());
+    }
+    let inherit = criu::inherited_stdio(&o.images)?;
+    let console = match &o.console_socket {
+        Some(p) if terminal => Some(connect(p)?),
+        _ => None,
+    };
+    if !o.detach {
+        catch_signals();
+        if !o.no_subreaper {
+            become_subreaper()?;
+        }
+    }
+    let linux = b.spec.linux().as_ref();
+    let rel = crate::cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    let placement = crate::cgroups::plan(&rel)?;
+    let (creator_pid, creator_start_time) = own_identity()?;
+    let mut state = State {
+        oci_version: b.spec.version().clone(),
+        id: id.to_string(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: crate::timestamp::now_rfc3339_nanos(),
+        annotations: b.spec.annotations().clone().unwrap_or_else(HashMap::new),
+        hooks: b.spec.hooks().clone(),
+        init_start_time: 0,
+        own_pid_ns: own_pid_namespace(&b.spec),
+        cgroup_paths: placement.paths.clone(),
+        cgroup_created_parents: crate::cgroups::missing_parents(&placement),
+        systemd_unit: None,
+        creator_pid,
+        creator_start_time,
+        host_rootfs_mount: None,
+    };
+    let locked = super::state::create(&ctx.root, id, &state)?;
+    let criu_root = locked.dir.join("criu-root");
+    let mut hooks = Hooks {
+        locked: &locked,
+        state: &mut state,
+        placement: &placement,
+        console,
+    };
+    let result = (|| -> Result<()> {
+        let made = crate::cgroups::make(&placement)?;
+        if made != hooks.state.cgroup_created_parents {
+            hooks.state.cgroup_created_parents = made;
+            hooks.locked.save(hooks.state)?;
+        }
+        let nodes = crate::cgroups::device_nodes(linux.and_then(|l| l.devices().as_deref()));
+        let none = Default::default();
+        let resources = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&none);
+        crate::cgroups::apply_resources(&placement, resources, &nodes, false)?;
+        std::fs::write(locked.config_path(), &b.raw)
+            .sys(|| format!("write {}", locked.config_path().display()))?;
+        let mounts = b.spec.mounts().as_deref().unwrap_or_default();
+        let root = crate::rootfs::restore::prepare(&b.rootfs, mounts, &criu_root)?;
+        let (external_ns, join_ns) = namespaces(&b.spec)?;
+        let ns_fds: Vec<(String, i32)> = external_ns
+            .iter()
+            .map(|(k, f)| (k.clone(), f.as_raw_fd()))
+            .collect();
+        let mut common = o.common.clone();
+        common.config_file = super::checkpoint::criu_config_file(&hooks.state.annotations);
+        crate::logging::debug(&format!(
+            "restore {id}: bundle {}, images {}, cgroups {:?}",
+            b.dir.display(),
+            o.images.display(),
+            placement.paths
+        ));
+        criu::restore(
+            &criu::Restore {
+                criu: &o.criu,
+                root: &root,
+                images: &o.images,
+                work: o.work.as_deref(),
+                common: &common,
+                ext_mounts: external_mounts(&b.spec, &b.dir),
+                inherit: inherit.clone(),
+                external_ns: ns_fds,
+                join_ns,
+                lsm_profile: o.lsm_profile.clone(),
+                lsm_mount_context: o.lsm_mount_context.clone(),
+            },
+            &mut hooks,
+        )?;
+        if hooks.state.pid <= 0 || hooks.state.status != Status::Running {
+            bail!("criu restored without reporting the restored process (no post-restore)");
+        }
+        if let Some(path) = &o.pid_file {
+            write_pid_file(path, hooks.state.pid)?;
+        }
+        Ok(())
+    })();
+    // Only our mount namespace has it mounted.
+    let _ = nix::mount::umount2(&criu_root, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_dir(&criu_root);
+    let state = hooks.state.clone();
+    if let Err(e) = result {
+        undo(locked, &state, &placement);
+        return Err(e);
+    }
+    drop(locked);
+    if o.detach {
+        return Ok(0);
+    }
+    forward_signals(state.pid);
+    let code = wait_exit(state.pid)?;
+    if let Some(locked) = super::state::open(&ctx.root, id)? {
+        super::delete::destroy(locked, &state)?;
+    }
+    Ok(code)
+}
+
+/// A failed restore: its processes (if CRIU got that far), cgroups and state go.
+fn undo(locked: Locked, state: &State, placement: &Placement) {
+    if state.pid > 0 {
+        crate::process::kill_and_reap(state.pid);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !crate::cgroups::pids(&placement.paths).is_empty() && Instant::now() < deadline {
+        super::kill::signal_all(&placement.paths, libc::SIGKILL);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let p = Placement {
+        created_parents: state.cgroup_created_parents.clone(),
+        ..placement.clone()
+    };
+    if let Err(e) = crate::cgroups::remove(&p) {
+        crate::logging::warn(&format!("{e:#}"));
+    }
+    if let Err(e) = locked.remove() {
+        crate::logging::warn(&format!("{e:#}"));
+    }
+}
+
+/// Bind mounts from the host by destination (the keys the checkpoint wrote), the null device for
+/// masked files, device nodes: runc's external mounts of a restore.
+fn external_mounts(spec: &Spec, bundle: &Path) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        if let (true, Some(src)) = (crate::rootfs::restore::is_bind(m), m.source()) {
+            let src = bundle.join(src);
+            v.push((
+                super::checkpoint::clean(m.destination()),
+                src.to_string_lossy().into_owned(),
+            ));
+        }
+    }
+    let linux = spec.linux().as_ref();
+    let masks = linux.and_then(|l| l.masked_paths().as_ref());
+    for p in super::checkpoint::device_paths(spec) {
+        // The null device stands for the masked files as well.
+        if p != "/dev/null" || masks.is_some_and(|m| !m.is_empty()) {
+            v.push((p.clone(), p));
+        }
+    }
+    v
+}
+
+/// Namespaces the config joins by path: network and PID ones are handed to CRIU as the external
+/// namespaces the checkpoint named (an open descriptor, by runc's key); the others CRIU joins.
+#[allow(clippy::type_complexity)]
+fn namespaces(spec: &Spec) -> Result<(Vec<(String, OwnedFd)>, Vec<(String, String)>)> {
+    let mut external = Vec::new();
+    let mut join = Vec::new();
+    for ns in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref())
+        .unwrap_or_default()
+    {
+        let Some(path) = ns.path() else { continue };
+        if let Some((_, key)) = super::checkpoint::external_key(ns.typ()) {
+            let f = std::fs::File::open(path).sys(|| {
+                format!(
+                    "open namespace {} (it must exist to restore into)",
+                    path.display()
+                )
+            })?;
+            external.push((key.to_string(), f.into()));
+            continue;
+        }
+        let name = match ns.typ() {
+            LinuxNamespaceType::Mount => "mnt",
+            LinuxNamespaceType::Ipc => "ipc",
+            LinuxNamespaceType::Uts => "uts",
+            LinuxNamespaceType::User => "user",
+            LinuxNamespaceType::Time => "time",
+            t => bail!("namespace {t:?} with a path: CRIU cannot join it on restore"),
+        };
+        join.push((name.to_string(), path.to_string_lossy().into_owned()));
+    }
+    Ok((external, join))
+}
+
+/// What rt does at CRIU's hook points.
+struct Hooks<'a> {
+    locked: &'a Locked,
+    state: &'a mut State,
+    placement: &'a Placement,
+    console: Option<OwnedFd>,
+}
+
+impl criu::swrk::Hooks for Hooks<'_> {
+    fn spawned(
+        &mut self,
+        criu: i32,
+        req: &mut rust_criu::rust_criu_protobuf::rpc::Criu_req,
+    ) -> Result<()> {
+        crate::cgroups::add_process(self.placement, criu, false, &Default::default())?;
+        criu::restore::cgroup_roots(criu, req)
+    }
+
+    fn notify(&mut self, script: &str, pid: i32, fd: Option<OwnedFd>) -> Result<()> {
+        match script {
+            "setup-namespaces" => {
+                let Some(h) = &self.state.hooks else {
+                    return Ok(());
+                };
+                let mut s = self.state.clone();
+                s.pid = pid;
+                let st = serde_json::to_value(super::public(&s, Status::Creating, String::new()))?;
+                crate::hooks::run_all("prestart", h.prestart().as_deref().unwrap_or(&[]), &st)?;
+                crate::hooks::run_all(
+                    "createRuntime",
+                    h.create_runtime().as_deref().unwrap_or(&[]),
+                    &st,
+                )?;
+            }
+            "post-restore" => {
+                self.state.pid = pid;
+                self.state.init_start_time = proc_stat(pid)
+                    .map(|(_, start)| start)
+                    .context("read the start time of the restored init")?;
+                self.state.status = Status::Running;
+                self.state.created = crate::timestamp::now_rfc3339_nanos();
+                self.locked.save(self.state)?;
+            }
+            "orphan-pts-master" => {
+                let master = fd.context("criu sent no pty master")?;
+                let sock = self.console.as_ref().context(
+                    "criu restored a terminal, and there is no --console-socket to send it to",
+                )?;
+                crate::tty::send_master(sock, &master)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
