@@ -316,8 +316,6 @@ fn setup(
     Ok(exec)
 }
 
-/// PR_SET_DUMPABLE: a process that is not dumpable has /proc files only the host's root can
-/// open (exe, fd, environ, mem, root), and cannot be ptraced by the container's processes.
 /// As runc: stdio that is the host's null device becomes the container's own `/dev/null`, so
 /// that every descriptor of the process lies on a mount of its namespace (CRIU cannot dump a
 /// descriptor whose mount it cannot see: "Can't lookup mount=N for fd=0 path=/dev/null").
@@ -349,6 +347,8 @@ fn reopen_dev_null() {
     }
 }
 
+/// PR_SET_DUMPABLE: a process that is not dumpable has /proc files only the host's root can
+/// open (exe, fd, environ, mem, root), and cannot be ptraced by the container's processes.
 pub(super) fn set_dumpable(on: bool) {
     // Safety: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong) };
