@@ -56,8 +56,9 @@ pub(super) fn release(
     // shows as running (status::live_status), and a second `start` is refused.
     let _ = std::fs::remove_file(&fifo);
     let _ = std::fs::remove_file(&err_path);
+    // Not saved: the status on disk says only whether the create finished; running or not is
+    // read from the fifo and the init (status::live_status). One write less per start.
     state.status = Status::Running;
-    locked.save(&state)?;
     crate::testpoint::pause_point("start:after-release");
     // The startContainer hooks run in the init now, and may take as long as their timeouts
     // allow (or forever without one): `state`, `kill` and `delete --force` must not wait for them.

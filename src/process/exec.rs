@@ -148,10 +148,14 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     reap_on_error(pid, result)
 }
 
-/// The container's v2 cgroup directory, opened for CLONE_INTO_CGROUP, if it has one.
+/// The container's v2 cgroup directory, opened for CLONE_INTO_CGROUP, if it has one: told by
+/// each directory's filesystem (a statfs each), not by reading mountinfo, which runs to
+/// hundreds of kilobytes on a node with many containers.
 fn v2_dir(dirs: &[PathBuf]) -> Option<(PathBuf, std::fs::File)> {
-    let placement = crate::cgroups::Placement::from_paths(dirs).ok()?;
-    let dir = placement.v2_dir()?;
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    let dir = dirs
+        .iter()
+        .find(|d| statfs(d.as_path()).is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC))?;
     let file = std::fs::File::open(dir)
         .inspect_err(|e| crate::logging::debug(&format!("open {}: {e}", dir.display())))
         .ok()?;
