@@ -78,6 +78,8 @@ class Bench:
         self.notes = []
         self.extra = {}
         self.live = {r: set() for r in self.names}  # ids that may exist
+        self.floor = a.floor
+        self.phases_n = a.phases
 
     # ----------------------------------------------------------------- config
     def base_config(self):
@@ -364,6 +366,37 @@ class Bench:
         else:
             self.live[r].discard(cid)
 
+    def w_floor(self):
+        """bench/floor.c: the kernel work of `run /bin/true` and nothing else."""
+        cid = f"{self.p}-floor-run"
+        rc, ms, _, err = self.spawn([self.floor, self.rootfs, f"/rt-bench/{cid}"])
+        if rc != 0:
+            self.fail("run", "floor", "floor", rc, err)
+        elif self.measuring:
+            self.record("run", "floor", ms)
+
+    def phases(self):
+        """Per-phase breakdown of `run` (bench/phases.py) for every runtime and the floor."""
+        import phases
+        runs = {r: [] for r in ["floor", *self.names]}
+        trace = os.path.join(self.log_dir, "phases.trace")
+        for i in range(self.phases_n):
+            for r in ["floor", *self.order(i)]:
+                cid = f"{self.p}-{r}-phases"
+                if r == "floor":
+                    argv = [self.floor, self.rootfs, f"/rt-bench/{cid}"]
+                else:
+                    argv = self.cmd(r, "run", "--bundle", self.bundle(cid), cid)
+                    self.live[r].add(cid)
+                try:
+                    p = phases.parse(phases.traced(argv, trace))
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    self.notes.append(f"phases: {r}: {e}")
+                    p = None
+                if p:
+                    runs[r].append(p)
+        self.extra["phases"] = phases.summary(runs)
+
     # -------------------------------------------------------------- the run
     def baseline(self):
         ts = []
@@ -385,6 +418,8 @@ class Bench:
                        self.w_lifecycle, self.w_delete_created, self.w_running):
                 for r in self.order(i):
                     wl(r)
+            if self.floor:
+                self.w_floor()
 
     def run(self):
         self.measuring = True
@@ -395,6 +430,9 @@ class Bench:
         for i in range(self.rss_n):
             for r in self.order(i):
                 self.rss_run(r)
+        if self.floor and self.phases_n:
+            log(f"{self.view}: per-phase breakdown of run ({self.phases_n} traced runs each)")
+            self.phases()
         self.extra["scale"] = {r: [] for r in self.names}
         for k in range(self.scale_rounds):
             for r in self.order(k):
@@ -435,6 +473,8 @@ def main():
     ap.add_argument("--scale", type=int, default=100)
     ap.add_argument("--scale-rounds", type=int, default=3)
     ap.add_argument("--rss-samples", type=int, default=10)
+    ap.add_argument("--floor", help="bench/floor.c's binary: the floor of run")
+    ap.add_argument("--phases", type=int, default=0, help="traced runs per runtime (phases.py)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
