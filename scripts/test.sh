@@ -4,8 +4,8 @@
 #   sudo ./scripts/test.sh [ARGS...]
 #
 # ARGS are passed to the test binaries, after `--` (e.g. a test name filter).
-# With RT_LINT=1 (CI sets it), `cargo fmt --check` and
-# `cargo clippy --all-targets -- -D warnings` run first.
+# The layer check (scripts/layers.sh) runs first; with RT_LINT=1 (CI sets it), `cargo fmt --check`
+# and `cargo clippy --all-targets -- -D warnings` run next.
 # After the tests, config.json loading is fuzzed for RT_FUZZ_SECONDS (default 30) with
 # scripts/fuzz.sh (cargo-fuzz, installed when missing); RT_SKIP_FUZZ=1 skips it.
 # Then the OCI runtime-tools validation suite runs on this (hybrid v1) host (scripts/conformance.sh,
@@ -73,6 +73,10 @@ if [[ -z ${RT_SKIP_MANAGERS:-} ]]; then
     ensure_pkgs --no-install-recommends docker.io
 fi
 find_cargo
+
+# The layers of docs/design.md: no module imports one above it (cheap, so always).
+say "Layer check (scripts/layers.sh)"
+scripts/layers.sh
 
 if [[ ${RT_LINT:-0} == 1 ]]; then
     say "cargo fmt --check"

@@ -1,5 +1,7 @@
 //! Signal names and numbers as `kill` takes them: `KILL`, `SIGKILL`, `9`, `SIGRTMIN+3`.
 
+pub mod forward;
+
 use anyhow::{bail, Result};
 
 const NAMES: &[(&str, i32)] = &[

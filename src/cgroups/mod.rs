@@ -8,7 +8,7 @@
 mod convert;
 mod devices;
 pub mod freezer;
-mod mountinfo;
+mod hierarchy;
 mod resources;
 mod self_join;
 pub mod stats;
@@ -23,7 +23,7 @@ pub use self_join::SelfJoin;
 use anyhow::{bail, Context, Result};
 use std::path::{Component, Path, PathBuf};
 
-pub use mountinfo::{hierarchies, unescape as unescape_mountinfo, Hierarchy};
+pub use hierarchy::{hierarchies, Hierarchy};
 
 /// The cgroup directories of one container.
 #[derive(Debug, Default, Clone)]
@@ -235,8 +235,10 @@ fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<()> {
 
 /// Rootless [`make`]: a hierarchy where this user may not make the container's cgroup, or may not
 /// move processes into it (not delegated), is left out of the placement, not an error. A config
-/// that asks for a limit there fails later, naming the field (`apply_resources`).
-pub fn make_delegated(placement: &mut Placement) -> Result<Vec<PathBuf>> {
+/// that asks for a limit there fails later, naming the field (`apply_resources`). `unprivileged`:
+/// rt has no privileges on the host (not merely `--rootless true` as root), see
+/// [`Placement::rootless`].
+pub fn make_delegated(placement: &mut Placement, unprivileged: bool) -> Result<Vec<PathBuf>> {
     let mut parents = Vec::new();
     let mut kept = Placement::default();
     let all = std::mem::take(&mut placement.paths)
@@ -279,7 +281,7 @@ pub fn make_delegated(placement: &mut Placement) -> Result<Vec<PathBuf>> {
     placement.paths = kept.paths;
     placement.hierarchies = kept.hierarchies;
     placement.skipped = kept.skipped;
-    placement.rootless = crate::rootless::detect();
+    placement.rootless = unprivileged;
     Ok(parents)
 }
 

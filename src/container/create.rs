@@ -140,7 +140,7 @@ pub(super) fn create_parked(
             // after, should they differ (another create made one meanwhile).
             let p = placement.insert(planned.take().context("cgroup placement planned")?);
             p.created_parents = match ctx.rootless {
-                true => crate::cgroups::make_delegated(p)?,
+                true => crate::cgroups::make_delegated(p, crate::rootless::detect())?,
                 false => crate::cgroups::make(p)?,
             };
             crate::testpoint::pause_point("create:cgroups-made");

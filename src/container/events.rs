@@ -14,6 +14,17 @@ pub enum Event<'a> {
     Oom,
 }
 
+impl Event<'_> {
+    /// The event as runc prints it: one line of JSON (without the newline).
+    pub fn to_json_line(&self, id: &str) -> Result<String> {
+        let (r#type, data) = match self {
+            Event::Stats(s) => ("stats", Some(*s)),
+            Event::Oom => ("oom", None),
+        };
+        Ok(serde_json::to_string(&stats::Event { r#type, id, data })?)
+    }
+}
+
 /// Collect once, or every `interval` (with `None`: once) until the container stops.
 pub fn events(
     ctx: &Context,

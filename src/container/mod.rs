@@ -8,6 +8,7 @@ mod create;
 mod delete;
 pub mod events;
 mod exec;
+pub mod features;
 pub(crate) mod foreground;
 pub mod id;
 mod kill;

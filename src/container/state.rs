@@ -2,7 +2,6 @@
 //! guarded by an exclusive `flock` on the container's directory, so that commands on one container
 //! are serialised while commands on different containers never wait for each other.
 
-use super::status::Status;
 use crate::errno::SysContext;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
@@ -22,6 +21,30 @@ pub const INIT_ERROR: &str = "init.err";
 /// config.json as it was at create, for `exec` (its namespaces, process defaults, seccomp). A
 /// file of its own, so that the commands that only need the state never parse it.
 pub const CONFIG_FILE: &str = "config.json";
+
+/// A container's status, as the state file records it and `state` reports it (the live one is
+/// computed by status::live_status).
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+    Paused,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Paused => "paused",
+        })
+    }
+}
 
 /// What is kept on disk. The OCI fields come first; the rest is rt's own bookkeeping.
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -312,7 +335,7 @@ mod tests {
 
     fn state(id: &str) -> State {
         let me = std::process::id();
-        let (_, start) = super::super::status::proc_stat(me as i32).unwrap();
+        let (_, start) = crate::pidinfo::proc_stat(me as i32).unwrap();
         serde_json::from_value(serde_json::json!({
             "ociVersion": "1.3.0", "id": id, "status": "creating", "pid": 0,
             "bundle": "/b", "rootfs": "/b/rootfs", "created": "now", "initStartTime": 0,

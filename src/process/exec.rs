@@ -191,7 +191,7 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
     guard();
     // A foreground `exec` forwards signals through a handler that the clone copied: until it
     // execs, this process must die of them as any process would.
-    crate::container::foreground::reset_in_child();
+    crate::signal::forward::reset_in_child();
     // Nothing of the caller's goes into the container with it: its log (a host file; errors
     // go over the channel), command line and environment, and no descriptor it does not use.
     crate::logging::detach();

@@ -66,7 +66,7 @@ fn run_init(
     }
     // `run` forwards signals through a handler that the clone copied: the init (the rt code
     // up to exec) must die of them as any process would.
-    crate::container::foreground::reset_in_child();
+    crate::signal::forward::reset_in_child();
     match setup(opts, plan, &chan, mount_userns) {
         Ok(exec) => {
             let err = exec.exec();
