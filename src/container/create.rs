@@ -3,7 +3,7 @@
 use super::state::{Locked, State};
 use super::status::{proc_stat, Status};
 use super::{bundle, id, write_pid_file, Context};
-use crate::cgroups::{systemd, Placement};
+use crate::cgroups::{Cgroup, DeviceNodes};
 use crate::errno::SysContext;
 use crate::process::{self, Console, InitOptions, Spawned};
 use anyhow::{bail, Context as _, Result};
@@ -77,7 +77,7 @@ pub(super) fn create_parked(
             let linux = b.spec.linux().as_ref();
             let path = linux.and_then(|l| l.cgroups_path().as_deref());
             let rel = crate::cgroups::relative_path(path, id)?;
-            Some(crate::cgroups::plan(&rel)?)
+            Some(Cgroup::plan(&rel)?)
         }
     };
     let mut state = State {
@@ -94,12 +94,12 @@ pub(super) fn create_parked(
         own_pid_ns: own_pid_namespace(&b.spec),
         cgroup_paths: planned
             .as_ref()
-            .map(|p| p.paths.clone())
+            .map(|c| c.paths().to_vec())
             .unwrap_or_default(),
-        // Those `make` will create, known before they exist (see cgroups::missing_parents).
+        // Those `make` will create, known before they exist (see Cgroup::missing_parents).
         cgroup_created_parents: planned
             .as_ref()
-            .map(crate::cgroups::missing_parents)
+            .map(Cgroup::missing_parents)
             .unwrap_or_default(),
         systemd_unit: None,
         creator_pid,
@@ -107,8 +107,7 @@ pub(super) fn create_parked(
         host_rootfs_mount: None,
     };
     let locked = super::state::create(&ctx.root, id, &state)?;
-    let mut placement = None;
-    let mut driver: Option<systemd::Driver> = None;
+    let mut cgroup: Option<Cgroup> = None;
     let mut pid = 0;
     let result = (|| -> Result<Spawned> {
         if opts.notify_socket.is_some() {
@@ -122,42 +121,40 @@ pub(super) fn create_parked(
         let nodes = crate::cgroups::device_nodes(linux.and_then(|l| l.devices().as_deref()));
         let none = Default::default();
         let resources = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&none);
-        let p = if ctx.systemd_cgroup {
+        let p: &Cgroup = if ctx.systemd_cgroup {
             // systemd makes the unit's cgroup once the init exists (Callbacks::cloned).
             let path = cgroups_path
                 .map(|p| p.to_string_lossy())
                 .unwrap_or_default();
-            let (d, rel) = systemd::Driver::connect(&path, id, resources)?;
-            let d = driver.insert(d);
-            state.systemd_unit = Some(d.unit().to_string());
-            let p = placement.insert(crate::cgroups::plan(&rel)?);
-            state.cgroup_paths = p.paths.clone();
+            let p = cgroup.insert(Cgroup::systemd(&path, id, resources)?);
+            state.systemd_unit = p.unit().map(str::to_string);
+            state.cgroup_paths = p.paths().to_vec();
             locked.save(&state)?;
             p
         } else {
             // Recorded (in the first state) before they exist, with the parents they need, so
             // that `delete` knows them whenever a create dies; the parents made are recorded
             // after, should they differ (another create made one meanwhile).
-            let p = placement.insert(planned.take().context("cgroup placement planned")?);
-            p.created_parents = match ctx.rootless {
-                true => crate::cgroups::make_delegated(p, crate::rootless::detect())?,
-                false => crate::cgroups::make(p)?,
+            let p = cgroup.insert(planned.take().context("cgroup placement planned")?);
+            match ctx.rootless {
+                true => p.make_delegated(crate::rootless::detect())?,
+                false => p.make()?,
             };
             crate::testpoint::pause_point("create:cgroups-made");
             // Rootless: only the cgroups this user could make are the container's.
-            state.cgroup_paths = p.paths.clone();
-            if p.created_parents != state.cgroup_created_parents || !p.skipped.is_empty() {
-                state.cgroup_created_parents = p.created_parents.clone();
+            state.cgroup_paths = p.paths().to_vec();
+            if p.created_parents() != state.cgroup_created_parents || p.skipped() {
+                state.cgroup_created_parents = p.created_parents();
                 locked.save(&state)?;
             }
-            crate::cgroups::apply_resources(p, resources, &nodes, false)?;
+            p.apply(resources, &nodes)?;
             p
         };
         crate::logging::debug(&format!(
             "create {id}: bundle {}, rootfs {}, cgroups {:?}",
             b.dir.display(),
             b.rootfs.display(),
-            p.paths
+            p.paths()
         ));
         std::fs::write(locked.config_path(), &b.raw)
             .sys(|| format!("write {}", locked.config_path().display()))?;
@@ -186,7 +183,7 @@ pub(super) fn create_parked(
             error_file: &error_file,
             console,
             state_lock: locked.lock_fd(),
-            cgroups: p,
+            cgroups: p.placement()?,
             rootless: ctx.rootless,
             seccomp: seccomp.as_ref(),
             hook_state: serde_json::to_value(super::public(
@@ -203,9 +200,8 @@ pub(super) fn create_parked(
                 locked: &locked,
                 state: &mut state,
                 pid: &mut pid,
-                systemd: driver.as_mut().map(|d| Systemd {
-                    driver: d,
-                    placement: p,
+                systemd: p.unit().map(|_| Systemd {
+                    cgroup: p,
                     resources,
                     nodes: &nodes,
                 }),
@@ -229,11 +225,8 @@ pub(super) fn create_parked(
             if pid > 0 {
                 process::kill_and_reap(pid);
             }
-            if let Some(d) = driver.as_mut() {
-                let _ = d.stop();
-            }
-            if let Some(p) = &placement {
-                let _ = crate::cgroups::remove(p);
+            if let Some(c) = &cgroup {
+                let _ = c.remove();
             }
             if let Some(id) = state.host_rootfs_mount {
                 if let Err(e) = crate::rootfs::host_ns::unbind(&state.rootfs, id) {
@@ -290,10 +283,9 @@ struct Callbacks<'a> {
 
 /// What the systemd driver needs once the init exists.
 struct Systemd<'a> {
-    driver: &'a mut systemd::Driver,
-    placement: &'a Placement,
+    cgroup: &'a Cgroup,
     resources: &'a oci_spec::runtime::LinuxResources,
-    nodes: &'a [(oci_spec::runtime::LinuxDeviceType, i64, i64)],
+    nodes: &'a DeviceNodes,
 }
 
 impl process::Parent for Callbacks<'_> {
@@ -306,21 +298,22 @@ impl process::Parent for Callbacks<'_> {
         // Recorded before the setup goes on, so that a killed `create` can be cleaned up.
         self.locked.save(self.state)?;
         if let Some(s) = self.systemd.as_mut() {
-            s.driver.start(child, s.placement)?;
+            s.cgroup.start(child)?;
             // Hierarchies systemd does not manage (v1 freezer, cpuset...) get their directory
             // from us, below the same path; the parents that takes are recorded before they
             // exist, as without systemd.
-            let planned = crate::cgroups::missing_parents(s.placement);
+            let planned = s.cgroup.missing_parents();
             if !planned.is_empty() {
                 self.state.cgroup_created_parents = planned;
                 self.locked.save(self.state)?;
             }
-            let made = crate::cgroups::make(s.placement)?;
+            s.cgroup.make()?;
+            let made = s.cgroup.created_parents();
             if made != self.state.cgroup_created_parents {
                 self.state.cgroup_created_parents = made;
                 self.locked.save(self.state)?;
             }
-            crate::cgroups::apply_resources(s.placement, s.resources, s.nodes, false)?;
+            s.cgroup.apply(s.resources, s.nodes)?;
         }
         Ok(())
     }

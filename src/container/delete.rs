@@ -54,7 +54,7 @@ pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
 fn kill_init(state: &State) -> Result<()> {
     let pidfd = pidfd_open(state.pid);
     // A frozen cgroup would keep the killed processes from dying.
-    thaw(&state.cgroup_paths);
+    state.cgroup().thaw_now();
     if !signal_init(state.pid, state.init_start_time, libc::SIGKILL)? {
         return Ok(());
     }
@@ -74,41 +74,27 @@ fn kill_init(state: &State) -> Result<()> {
     Ok(())
 }
 
-fn thaw(paths: &[std::path::PathBuf]) {
-    for d in paths {
-        let _ = std::fs::write(d.join("freezer.state"), "THAWED");
-        let _ = std::fs::write(d.join("cgroup.freeze"), "0");
-    }
-}
-
 /// Kill whatever is left in the cgroup, remove it and the state directory.
 pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
+    let cgroup = state.cgroup();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // Without a PID namespace of its own, the container's other processes outlive its init.
         let left = if state.own_pid_ns {
             Vec::new()
         } else {
-            crate::cgroups::pids(&state.cgroup_paths)
+            cgroup.pids()
         };
         if left.is_empty() || Instant::now() > deadline {
             break;
         }
-        super::kill::signal_all(&state.cgroup_paths, libc::SIGKILL);
+        cgroup.kill(libc::SIGKILL);
         std::thread::sleep(Duration::from_millis(2));
     }
-    let placement = crate::cgroups::Placement {
-        paths: state.cgroup_paths.clone(),
-        created_parents: state.cgroup_created_parents.clone(),
-        ..Default::default()
-    };
     // The unit goes first: systemd removes the cgroups it made, we remove the rest.
-    let unit = match &state.systemd_unit {
-        Some(u) => crate::cgroups::systemd::stop(u),
-        None => Ok(()),
-    };
+    let unit = cgroup.stop_unit();
     crate::testpoint::pause_point("delete:before-cgroup-remove");
-    let cg = crate::cgroups::remove(&placement).and(unit);
+    let cg = cgroup.remove_dirs().and(unit);
     // Its mounts in the host's namespace go with it (before the state: a delete interrupted
     // here finds them again).
     if let Some(id) = state.host_rootfs_mount {

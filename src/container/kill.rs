@@ -22,7 +22,7 @@ pub fn kill(ctx: &Context, id: &str, sig: i32, all: bool) -> Result<()> {
         return Ok(());
     }
     if all {
-        signal_all(&state.cgroup_paths, sig);
+        state.cgroup().kill(sig);
         return Ok(());
     }
     if st == Status::Stopped {
@@ -67,27 +67,4 @@ pub fn signal_init(pid: i32, start_time: u64, sig: i32) -> Result<bool> {
         return Err(e).sys(|| format!("send signal {sig} to pid {pid}"));
     }
     Ok(true)
-}
-
-/// Signal every process in the container's cgroup. SIGKILL goes through v2's cgroup.kill where
-/// the kernel has it (no race with forks), and thaws a frozen cgroup so the processes can die.
-pub fn signal_all(paths: &[std::path::PathBuf], sig: i32) {
-    if sig == libc::SIGKILL {
-        let killed = paths.iter().any(|d| {
-            d.join("cgroup.kill").exists() && std::fs::write(d.join("cgroup.kill"), "1").is_ok()
-        });
-        if killed {
-            return;
-        }
-    }
-    for pid in crate::cgroups::pids(paths) {
-        // Safety: plain kill; processes in our cgroup.
-        unsafe { libc::kill(pid, sig) };
-    }
-    if sig == libc::SIGKILL {
-        for d in paths {
-            let _ = std::fs::write(d.join("freezer.state"), "THAWED");
-            let _ = std::fs::write(d.join("cgroup.freeze"), "0");
-        }
-    }
 }

@@ -202,6 +202,17 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::rename(from, to)
 }
 
+impl State {
+    /// The container's cgroups, as recorded.
+    pub fn cgroup(&self) -> crate::cgroups::Cgroup {
+        crate::cgroups::Cgroup::existing(
+            &self.cgroup_paths,
+            &self.cgroup_created_parents,
+            self.systemd_unit.as_deref(),
+        )
+    }
+}
+
 impl Locked {
     /// Lock `dir` if nobody holds it; `None` if someone does, or it is gone.
     pub fn try_lock(dir: PathBuf) -> Option<Locked> {

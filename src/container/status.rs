@@ -20,7 +20,7 @@ pub fn live_status(state: &State, dir: &Path) -> Status {
     }
     // Paused first, as runc: a frozen parked init cannot be started (`start` would wait for its
     // exec forever, holding the container's lock).
-    if crate::cgroups::is_frozen(&state.cgroup_paths) {
+    if state.cgroup().is_frozen() {
         return Status::Paused;
     }
     if parked(&dir.join(super::state::EXEC_FIFO)) {

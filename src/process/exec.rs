@@ -8,14 +8,13 @@
 use super::channel::{self, Channel, FromInit, ToInit};
 use super::prepare::{self, Exec};
 use super::{clone, reap_on_error, Console, Spawned};
-use crate::cgroups::SelfJoin;
+use crate::cgroups::{Cgroup, SelfJoin};
 use crate::errno::SysContext;
 use crate::namespaces::CLONE_NEWTIME;
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{Linux, Process};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
 
 pub struct ExecOptions<'a> {
     /// A pidfd of the container's init: pins it while we join its namespaces.
@@ -27,7 +26,7 @@ pub struct ExecOptions<'a> {
     pub linux: Option<&'a Linux>,
     /// Cgroup directories to join (the process writes v1 `tasks` itself, see SelfJoin; the
     /// runtime writes `cgroup.procs` in the others).
-    pub cgroups: &'a [PathBuf],
+    pub cgroups: &'a Cgroup,
     pub console: Console,
     pub preserve_fds: i32,
     /// linux.seccomp's program, compiled (or taken from the cache) by the runtime.
@@ -62,7 +61,7 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     };
     let (parent_end, child_end) = channel::pair()?;
     // The process moves itself into the v1 cgroups (no RCU grace period, see SelfJoin).
-    let self_join = SelfJoin::open_dirs(o.cgroups.iter().map(|d| d.as_path()));
+    let self_join = o.cgroups.self_join();
 
     let time = CloneFlags::from_bits_retain(CLONE_NEWTIME);
     let for_children = o.namespaces & (CloneFlags::CLONE_NEWPID | time);
@@ -95,7 +94,7 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     let v2 = match affinity(o.process, true) {
         Some(_) => None,
         None if two_step => None,
-        None => v2_dir(o.cgroups),
+        None => o.cgroups.open_v2_dir(),
     };
     // Born not dumpable: the container's processes may not reach our /proc files (exe, fd,
     // mem) nor ptrace us before we exec, not even for an instant after the clone.
@@ -129,14 +128,9 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         if let Some(initial) = affinity(o.process, true) {
             super::sched::set_affinity(pid, initial, "process.execCPUAffinity.initial")?;
         }
-        let joined = |d: &PathBuf| {
-            self_join.covers(d) || (in_v2_cgroup && v2.as_ref().is_some_and(|(p, _)| p == d))
-        };
-        for dir in o.cgroups.iter().filter(|d| !joined(d)) {
-            let procs = dir.join("cgroup.procs");
-            std::fs::write(&procs, pid.to_string())
-                .sys(|| format!("add pid {pid} to {}", procs.display()))?;
-        }
+        let born_in = v2.as_ref().filter(|_| in_v2_cgroup);
+        o.cgroups
+            .add(pid, &self_join, born_in.map(|(d, _)| d.as_path()))?;
         parent_end.send(&ToInit::Go, None)?;
         let console_master = super::wait_ready(&parent_end, None, "the exec'd process")?;
         Ok(Spawned {
@@ -146,16 +140,6 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         })
     })();
     reap_on_error(pid, result)
-}
-
-/// The container's v2 cgroup directory, opened for CLONE_INTO_CGROUP, if it has one.
-fn v2_dir(dirs: &[PathBuf]) -> Option<(PathBuf, std::fs::File)> {
-    let placement = crate::cgroups::Placement::from_paths(dirs).ok()?;
-    let dir = placement.v2_dir()?;
-    let file = std::fs::File::open(dir)
-        .inspect_err(|e| crate::logging::debug(&format!("open {}: {e}", dir.display())))
-        .ok()?;
-    Some((dir.to_path_buf(), file))
 }
 
 /// process.execCPUAffinity's `initial` or `final` list, when set and not empty.

@@ -18,7 +18,7 @@ pub mod sealed_exe;
 mod title;
 mod user;
 
-use crate::cgroups::Placement;
+use crate::cgroups::{Cgroup, Placement};
 use crate::namespaces::{self, CLONE_NEWTIME};
 use anyhow::{bail, Context, Result};
 use channel::{Channel, FromInit, ToInit};
@@ -86,11 +86,7 @@ pub trait Parent {
 
 /// `parent.cloned` runs in the parent right after the clone (to record the pid before anything else
 /// can fail). On error the init is killed and reaped.
-pub fn spawn(
-    opts: &InitOptions,
-    placement: &Placement,
-    parent: &mut dyn Parent,
-) -> Result<Spawned> {
+pub fn spawn(opts: &InitOptions, cgroup: &Cgroup, parent: &mut dyn Parent) -> Result<Spawned> {
     let plan = namespaces::plan(opts.spec)?;
     if let Some(sysctls) = opts.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         // A namespace joined by path counts only if it is not the runtime's (the host's) own.
@@ -150,19 +146,15 @@ pub fn spawn(
         clone_flags -= CloneFlags::from_bits_retain(CLONE_NEWTIME);
     }
     // On cgroup v2 the init is born inside its cgroup: it never runs unconfined.
-    let cgroup_dir = placement.v2_dir().and_then(|d| {
-        std::fs::File::open(d)
-            .inspect_err(|e| crate::logging::debug(&format!("open {}: {e}", d.display())))
-            .ok()
-    });
-    let self_join = crate::cgroups::SelfJoin::open(placement);
+    let cgroup_dir = cgroup.open_v2_dir();
+    let self_join = cgroup.self_join();
     // The init is born not dumpable (and stays so until it execs the user's program): the
     // container's processes, or a neighbour sharing its PID namespace, may not open its /proc
     // files (exe, fd, environ, mem) nor ptrace it, not even for an instant after the clone.
     init::set_dumpable(false);
     let mut forked = clone::clone(
         clone_flags.bits() as u64,
-        cgroup_dir.as_ref().map(|f| f.as_raw_fd()),
+        cgroup_dir.as_ref().map(|(_, f)| f.as_raw_fd()),
     );
     let mut in_v2_cgroup = cgroup_dir.is_some();
     if forked.is_err() && in_v2_cgroup {
@@ -201,7 +193,8 @@ pub fn spawn(
         // meanwhile, and waits for CgroupJoined before hooks and before it loads seccomp and
         // becomes the container's user.
         parent_end.send(&ToInit::Go, None)?;
-        crate::cgroups::add_process(placement, pid, in_v2_cgroup, &self_join)?;
+        let born_in = cgroup_dir.as_ref().filter(|_| in_v2_cgroup);
+        cgroup.add(pid, &self_join, born_in.map(|(d, _)| d.as_path()))?;
         drop(self_join);
         // Sent to an init that already failed, this fails: wait_ready then reports its error.
         let _ = parent_end.send(&ToInit::CgroupJoined, None);
