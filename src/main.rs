@@ -2,6 +2,8 @@
 //! This file parses the command line, sets up logging, dispatches, and turns an error into
 //! runc-style output and exit status. Nothing else.
 
+#![warn(clippy::too_many_lines)]
+
 mod capabilities;
 mod cgroups;
 mod cli;

@@ -17,7 +17,7 @@ pub mod systemd;
 mod v1;
 pub mod v2;
 
-pub use handle::{Cgroup, DeviceNodes};
+pub use handle::Cgroup;
 use resources::apply as apply_resources;
 pub use resources::device_nodes;
 pub use self_join::SelfJoin;

@@ -65,13 +65,10 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
 
     let time = CloneFlags::from_bits_retain(CLONE_NEWTIME);
     let for_children = o.namespaces & (CloneFlags::CLONE_NEWPID | time);
-    let mut restore = Vec::new();
-    for (f, own) in [
-        (CloneFlags::CLONE_NEWPID, "/proc/self/ns/pid_for_children"),
-        (time, "/proc/self/ns/time_for_children"),
-    ] {
+    let mut restore = clone::ReturnTo::default();
+    for f in [CloneFlags::CLONE_NEWPID, time] {
         if for_children.contains(f) {
-            restore.push((f, std::fs::File::open(own).sys(|| format!("open {own}"))?));
+            restore.keep(f)?;
         }
     }
     // Joining a PID namespace needs CAP_SYS_ADMIN in our own user namespace too: a rootless
@@ -100,22 +97,14 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     // mem) nor ptrace us before we exec, not even for an instant after the clone.
     super::init::set_dumpable(false);
     crate::testpoint::pause_point("exec:before-clone");
-    let mut forked = clone::clone(0, v2.as_ref().map(|(_, f)| f.as_raw_fd()));
-    let mut in_v2_cgroup = v2.is_some();
-    if forked.is_err() && in_v2_cgroup {
-        // Kernels before 5.7 lack CLONE_INTO_CGROUP.
-        forked = clone::clone(0, None);
-        in_v2_cgroup = false;
-    }
-    if let Ok(clone::Forked::Child) = forked {
+    let forked = clone::clone_into(0, v2.as_ref().map(|(_, f)| f));
+    if let Ok((clone::Forked::Child, _)) = forked {
         drop(parent_end);
         drop(restore);
         child(o, &root, child_end, two_step, self_join)
     }
-    for (f, file) in &restore {
-        nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;
-    }
-    let clone::Forked::Parent(mut pid) = forked? else {
+    restore.back()?;
+    let (clone::Forked::Parent(mut pid), in_v2_cgroup) = forked? else {
         unreachable!("the child never returns")
     };
     drop(child_end);
@@ -128,9 +117,15 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         if let Some(initial) = affinity(o.process, true) {
             super::sched::set_affinity(pid, initial, "process.execCPUAffinity.initial")?;
         }
-        let born_in = v2.as_ref().filter(|_| in_v2_cgroup);
-        o.cgroups
-            .add(pid, &self_join, born_in.map(|(d, _)| d.as_path()))?;
+        super::Joining {
+            cgroup: o.cgroups,
+            self_join,
+            born_in: v2
+                .as_ref()
+                .filter(|_| in_v2_cgroup)
+                .map(|(d, _)| d.as_path()),
+        }
+        .finish(pid)?;
         parent_end.send(&ToInit::Go, None)?;
         let console_master = super::wait_ready(&parent_end, None, "the exec'd process")?;
         Ok(Spawned {
@@ -261,11 +256,7 @@ fn setup(
     joined: Option<Joined>,
     cgroups: SelfJoin,
 ) -> Result<Exec> {
-    match chan.recv::<ToInit>()? {
-        Some((ToInit::Go, _)) => {}
-        Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
-        None => bail!("runtime exited during setup"),
-    }
+    chan.expect(ToInit::Go, "exec", "runtime exited during setup")?;
     // After Go: the runtime has set execCPUAffinity.initial, which comes before the move.
     cgroups.join()?;
     crate::testpoint::pause_point("exec:child-setup");

@@ -119,29 +119,84 @@ fn setup(
 ) -> Result<Exec> {
     let spec = opts.spec;
     let process = spec.process().as_ref().context("process missing")?;
-    match chan.recv::<ToInit>()? {
-        Some((ToInit::Go, _)) => {}
-        Some((m, _)) => bail!("init channel: unexpected {m:?}"),
-        None => bail!("runtime exited during setup"),
-    }
+    chan.expect(ToInit::Go, "init", "runtime exited during setup")?;
     // The id maps are written: not dumpable again until exec (see run_init).
     set_dumpable(false);
     crate::testpoint::pause_point("create:init-setup");
-    // The parent puts us in the cgroups we could not join ourselves meanwhile (on v1 that
-    // takes an RCU grace period). Only hooks and the last steps (seccomp load, user switch,
-    // Ready) wait for it, so that mounts and the seccomp compilation overlap it.
-    let joined = std::cell::Cell::new(false);
-    let in_cgroup = || -> Result<()> {
-        if joined.get() {
+    let cgroup = CgroupJoined {
+        chan,
+        joined: std::cell::Cell::new(false),
+    };
+    enter_namespaces(plan, &cgroup)?;
+    // Every write through /proc from here on goes through a procfs of our own (see procfs),
+    // made when first needed.
+    let proc = crate::procfs::Lazy::default();
+    if let Some(adj) = process.oom_score_adj() {
+        proc.get()?
+            .write("self/oom_score_adj", adj.to_string().as_bytes())
+            .with_context(|| format!("set process.oomScoreAdj {adj}"))?;
+    }
+    let seccomp_listener = make_rootfs(opts, plan, chan, mount_userns, &cgroup)?;
+    set_names(spec, plan)?;
+    if !opts.no_new_keyring {
+        join_session_keyring(opts.id)?;
+    }
+    let exec = prepare::prepare(prepare::Options {
+        process,
+        linux: spec.linux().as_ref(),
+        preserve_fds: opts.preserve_fds,
+        keep_fds: &[
+            chan.raw_fd(),
+            std::os::fd::AsRawFd::as_raw_fd(opts.fifo),
+            std::os::fd::AsRawFd::as_raw_fd(opts.error_file),
+        ],
+        seccomp_listener,
+        seccomp: opts.seccomp,
+        before_load: &|| cgroup.wait(),
+        proc: &proc,
+    })?;
+    drop(proc);
+    park(opts, chan)?;
+    if let Some(list) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_deref())
+    {
+        crate::hooks::run_all_with_env(
+            "startContainer",
+            list,
+            &hook_state(opts, "created"),
+            process.env().as_deref().unwrap_or(&[]),
+        )?;
+    }
+    crate::signal::reset_all();
+    Ok(exec)
+}
+
+/// The parent puts us in the cgroups we could not join ourselves meanwhile (on v1 that takes an
+/// RCU grace period). Only hooks and the last steps (seccomp load, user switch, Ready) wait for
+/// it, so that mounts and the seccomp compilation overlap it.
+struct CgroupJoined<'a> {
+    chan: &'a Channel,
+    joined: std::cell::Cell<bool>,
+}
+
+impl CgroupJoined<'_> {
+    /// Wait until we are in every cgroup (at once when we are already).
+    fn wait(&self) -> Result<()> {
+        if self.joined.get() {
             return Ok(());
         }
-        match chan.recv::<ToInit>()? {
-            Some((ToInit::CgroupJoined, _)) => joined.set(true),
-            Some((m, _)) => bail!("init channel: unexpected {m:?}"),
-            None => bail!("runtime exited during setup"),
-        }
+        self.chan
+            .expect(ToInit::CgroupJoined, "init", "runtime exited during setup")?;
+        self.joined.set(true);
         Ok(())
-    };
+    }
+}
+
+/// The container's namespaces: those joined by path (the runtime joined the PID and time ones
+/// for the clone), a cgroup namespace rooted at the container's cgroup, a session of its own.
+fn enter_namespaces(plan: &Plan, cgroup: &CgroupJoined) -> Result<()> {
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         super::pdeath::keep(user::become_namespace_root);
     }
@@ -153,53 +208,60 @@ fn setup(
     }
     if plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
         // The namespace's root is the cgroup we are in when we make it.
-        in_cgroup()?;
+        cgroup.wait()?;
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("create cgroup namespace")?;
     }
     // Session leader, so that a terminal can become our controlling one.
     nix::unistd::setsid().context("setsid")?;
-    // Every write through /proc from here on goes through a procfs of our own (see procfs),
-    // made when first needed.
-    let proc = crate::procfs::Lazy::default();
-    if let Some(adj) = process.oom_score_adj() {
-        proc.get()?
-            .write("self/oom_score_adj", adj.to_string().as_bytes())
-            .with_context(|| format!("set process.oomScoreAdj {adj}"))?;
-    }
+    Ok(())
+}
 
+/// The state the hooks run in the container get: the runtime's, with our pid and `status`.
+fn hook_state(opts: &InitOptions, status: &str) -> serde_json::Value {
+    let mut s = opts.hook_state.clone();
+    s["status"] = status.into();
+    s["pid"] = nix::unistd::getpid().as_raw().into();
+    s
+}
+
+/// The root filesystem, with the createRuntime (runtime side) and createContainer hooks before
+/// the pivot and the console after it. Also the seccomp notify listener, connected first.
+fn make_rootfs(
+    opts: &InitOptions,
+    plan: &Plan,
+    chan: &Channel,
+    mount_userns: &[Option<OwnedFd>],
+    cgroup: &CgroupJoined,
+) -> Result<Option<crate::seccomp::Listener>> {
+    let spec = opts.spec;
+    let process = spec.process().as_ref().context("process missing")?;
     let in_userns = plan.new.contains(CloneFlags::CLONE_NEWUSER)
         || plan
             .join
             .iter()
             .any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
     let hooks = spec.hooks().as_ref();
-    let hook_state = |status: &str| {
-        let mut s = opts.hook_state.clone();
-        s["status"] = status.into();
-        s["pid"] = nix::unistd::getpid().as_raw().into();
-        s
-    };
     let mut before_pivot = || -> Result<()> {
         let Some(h) = hooks else { return Ok(()) };
         // Hook processes are children of ours: they start in the container's cgroup.
-        in_cgroup()?;
+        cgroup.wait()?;
         let runtime_side = [h.prestart(), h.create_runtime()]
             .iter()
             .any(|l| l.as_ref().is_some_and(|v| !v.is_empty()));
         if runtime_side {
             chan.send(&FromInit::RuntimeHooks, None)?;
-            match chan.recv::<ToInit>()? {
-                Some((ToInit::HooksDone, _)) => {}
-                Some((m, _)) => bail!("init channel: unexpected {m:?}"),
-                None => bail!("runtime exited while running hooks"),
-            }
+            chan.expect(
+                ToInit::HooksDone,
+                "init",
+                "runtime exited while running hooks",
+            )?;
         }
         let list = h.create_container().as_deref().unwrap_or(&[]);
         // Lifecycle step 5, after the environment is made: "created" (see Callbacks::runtime_hooks).
         crate::hooks::run_all_with_env(
             "createContainer",
             list,
-            &hook_state("created"),
+            &hook_state(opts, "created"),
             process.env().as_deref().unwrap_or(&[]),
         )
     };
@@ -222,7 +284,7 @@ fn setup(
     // listenerPath is a host path: connect while it still resolves.
     let seccomp_listener = crate::seccomp::connect_listener(
         spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
-        &hook_state("creating"),
+        &hook_state(opts, "creating"),
     )?;
     rootfs::setup(
         spec,
@@ -245,7 +307,11 @@ fn setup(
         &mut before_pivot,
         &mut console,
     )?;
+    Ok(seccomp_listener)
+}
 
+/// process.hostname and domainname, which need a UTS namespace of the container's.
+fn set_names(spec: &oci_spec::runtime::Spec, plan: &Plan) -> Result<()> {
     let has_uts = plan.new.contains(CloneFlags::CLONE_NEWUTS)
         || plan
             .join
@@ -263,26 +329,12 @@ fn setup(
         }
         set_domainname(d)?;
     }
+    Ok(())
+}
 
-    if !opts.no_new_keyring {
-        join_session_keyring(opts.id)?;
-    }
-    let exec = prepare::prepare(prepare::Options {
-        process,
-        linux: spec.linux().as_ref(),
-        preserve_fds: opts.preserve_fds,
-        keep_fds: &[
-            chan.raw_fd(),
-            std::os::fd::AsRawFd::as_raw_fd(opts.fifo),
-            std::os::fd::AsRawFd::as_raw_fd(opts.error_file),
-        ],
-        seccomp_listener,
-        seccomp: opts.seccomp,
-        before_load: &in_cgroup,
-        proc: &proc,
-    })?;
-    drop(proc);
-
+/// Ready: wait until `create` has recorded the container, then outlive it, parked on the exec
+/// fifo until `start` opens it.
+fn park(opts: &InitOptions, chan: &Channel) -> Result<()> {
     // Still dying with `create` (see pdeath) until it has recorded the container.
     chan.send(&FromInit::Ready, None)?;
     match chan.recv_plain::<ToInit>()? {
@@ -300,16 +352,7 @@ fn setup(
     if !super::fifo::wait(opts.fifo) {
         unsafe { libc::_exit(1) }
     }
-    if let Some(list) = hooks.and_then(|h| h.start_container().as_deref()) {
-        crate::hooks::run_all_with_env(
-            "startContainer",
-            list,
-            &hook_state("created"),
-            process.env().as_deref().unwrap_or(&[]),
-        )?;
-    }
-    crate::signal::reset_all();
-    Ok(exec)
+    Ok(())
 }
 
 /// PR_SET_DUMPABLE: a process that is not dumpable has /proc files only the host's root can
