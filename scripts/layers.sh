@@ -5,7 +5,7 @@
 #   scripts/layers.sh        # exits 1, naming each line that imports upward
 #
 # Every top-level module of src/ must be in one layer below (a new module fails the check until
-# it is placed), so that the list stays whole.
+# it is placed), so that the list stays whole, and named in the README's "Source layout".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -31,6 +31,14 @@ done
 for m in $(sed -n 's/^\(pub \)\?mod \([a-z_0-9]*\);$/\2/p' src/main.rs); do
     if [[ -z ${layer_of[$m]:-} ]]; then
         echo "layers: src/$m: not in any layer of scripts/layers.sh" >&2
+        status=1
+    fi
+done
+
+# The README's "Source layout" names every module.
+for m in $(sed -n 's/^\(pub \)\?mod \([a-z_0-9]*\);$/\2/p' src/main.rs); do
+    if ! grep -q "\`src/$m[/.]" README.md; then
+        echo "layers: src/$m: not in the README's \"Source layout\"" >&2
         status=1
     fi
 done
