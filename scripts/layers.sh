@@ -18,7 +18,7 @@ layers=(
     # store, and may use the others and the helpers below.
     "capabilities cgroups hooks lsm mountapi namespaces procfs rootfs seccomp tty"
     # Helpers every layer uses.
-    "errno logging mountinfo pidinfo rootless signal testpoint timestamp variants"
+    "errno logging mountinfo pidinfo rootless signal sys testpoint timestamp variants"
 )
 
 status=0

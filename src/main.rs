@@ -3,6 +3,7 @@
 //! runc-style output and exit status. Nothing else.
 
 #![warn(clippy::too_many_lines)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod capabilities;
 mod cgroups;
@@ -22,6 +23,7 @@ mod rootfs;
 mod rootless;
 mod seccomp;
 mod signal;
+mod sys;
 mod testpoint;
 mod timestamp;
 mod tty;

@@ -81,7 +81,7 @@ fn settable() -> impl Iterator<Item = i32> {
 /// The runtime ignores SIGPIPE; ignored signals survive exec, so restore every default.
 pub fn reset_all() {
     for sig in settable() {
-        // Safety: resetting dispositions in a single-threaded process.
+        // SAFETY: resetting dispositions in a single-threaded process.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
     let empty = nix::sys::signal::SigSet::empty();

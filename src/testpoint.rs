@@ -113,8 +113,8 @@ mod on {
             }
         }
         loop {
-            // Safety: pause only waits for a signal; SIGKILL is what ends it.
-            unsafe { libc::pause() };
+            // Only a signal ends it: SIGKILL.
+            nix::unistd::pause();
         }
     }
 }

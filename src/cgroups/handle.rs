@@ -239,8 +239,8 @@ impl Cgroup {
             }
         }
         for pid in self.pids() {
-            // Safety: plain kill; processes in our cgroup.
-            unsafe { libc::kill(pid, sig) };
+            // Processes in our cgroup.
+            let _ = crate::sys::kill(pid, sig);
         }
         if sig == libc::SIGKILL {
             self.thaw_now();

@@ -10,7 +10,7 @@ use super::state::{Locked, State};
 use super::status::{is_alive, Status};
 use super::{id, load, Context};
 use anyhow::{bail, Result};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
@@ -59,13 +59,9 @@ fn kill_init(state: &State) -> Result<()> {
         return Ok(());
     }
     if let Some(fd) = pidfd {
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // Safety: poll on one valid descriptor; readable once the process has exited.
-        unsafe { libc::poll(&mut p, 1, 10_000) };
+        use nix::poll::{poll, PollFd, PollFlags};
+        // Readable once the process has exited.
+        let _ = poll(&mut [PollFd::new(fd.as_fd(), PollFlags::POLLIN)], 10_000u16);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while is_alive(state.pid, state.init_start_time) && Instant::now() < deadline {

@@ -16,11 +16,9 @@ pub use crate::signal::forward::{catch_signals, forward_signals};
 
 /// Become a child subreaper: orphaned descendants come to us (and `wait_exit` reaps them).
 pub fn become_subreaper() -> Result<()> {
-    // Safety: plain prctl.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("prctl PR_SET_CHILD_SUBREAPER");
-    }
-    Ok(())
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(std::io::Error::from)
+        .context("prctl PR_SET_CHILD_SUBREAPER")
 }
 
 /// Wait for our child `pid` to end; its exit code, or 128+N if signal N killed it. Any other

@@ -175,24 +175,11 @@ pub fn create(root: &Path, id: &str, state: &State) -> Result<Locked> {
 }
 
 fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c =
-        |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
-    let (f, t) = (c(from)?, c(to)?);
-    // Safety: two valid C strings.
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            f.as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    let e = match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => return Ok(()),
+        Err(e) => std::io::Error::from(e),
     };
-    if r == 0 {
-        return Ok(());
-    }
-    let e = std::io::Error::last_os_error();
     if e.raw_os_error() != Some(libc::EINVAL) {
         return Err(e);
     }

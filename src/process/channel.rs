@@ -166,7 +166,7 @@ impl Channel {
                     for c in m.cmsgs().context("read control message")? {
                         if let ControlMessageOwned::ScmRights(fds) = c {
                             for f in fds {
-                                // Safety: the kernel just installed this descriptor for us.
+                                // SAFETY: the kernel just installed this descriptor for us.
                                 let owned = unsafe { OwnedFd::from_raw_fd(f) };
                                 fd.get_or_insert(owned);
                             }

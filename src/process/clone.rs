@@ -46,7 +46,7 @@ pub fn clone(flags: u64, cgroup_fd: Option<i32>) -> Result<Forked> {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd as u64;
     }
-    // Safety: clone3 without CLONE_VM and without a stack behaves like fork; the caller is
+    // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork; the caller is
     // single-threaded, so the child may go on running Rust code.
     let ret = unsafe {
         libc::syscall(
@@ -56,7 +56,7 @@ pub fn clone(flags: u64, cgroup_fd: Option<i32>) -> Result<Forked> {
         )
     };
     let ret = if ret == -1 && Errno::last() == Errno::ENOSYS && cgroup_fd.is_none() {
-        // Safety: as above; x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
+        // SAFETY: as above; x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
         unsafe {
             libc::syscall(
                 libc::SYS_clone,

@@ -178,7 +178,7 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
     if let Err(e) = super::fds::close_others(o.preserve_fds, &needed_fds(o, root, &chan, &cgroups))
     {
         let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
-        unsafe { libc::_exit(1) }
+        crate::sys::exit_now(1)
     }
     let mut joined = None;
     if two_step {
@@ -188,10 +188,10 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
                 guard();
                 joined = Some(j);
             }
-            Ok(None) => unsafe { libc::_exit(0) },
+            Ok(None) => crate::sys::exit_now(0),
             Err(e) => {
                 let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
-                unsafe { libc::_exit(1) }
+                crate::sys::exit_now(1)
             }
         }
     }
@@ -201,12 +201,11 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
             let err = exec.exec();
             let msg = format!("exec {:?}: {}", exec.path, crate::errno::describe_io(&err));
             let _ = chan.send(&FromInit::error(&msg), None);
-            // Safety: end the child without the parent's atexit handlers.
-            unsafe { libc::_exit(127) }
+            crate::sys::exit_now(127)
         }
         Err(e) => {
             let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
-            unsafe { libc::_exit(1) }
+            crate::sys::exit_now(1)
         }
     }
 }

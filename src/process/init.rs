@@ -24,8 +24,7 @@ pub fn run(
         run_init(opts, plan, chan, mount_userns, cgroups)
     }))
     .unwrap_or(1);
-    // Safety: end the child without running the parent's atexit handlers.
-    unsafe { libc::_exit(code) }
+    crate::sys::exit_now(code)
 }
 
 fn run_init(
@@ -44,8 +43,8 @@ fn run_init(
         last_words(opts, &chan, &format!("{e:#}"));
         return 1;
     }
-    // Safety: closing our copy of a descriptor nothing else in this process uses.
-    unsafe { libc::close(opts.state_lock) };
+    // Our copy of the runtime's lock: nothing in this process uses it.
+    crate::sys::close_number(opts.state_lock);
     // Nothing of the runtime's caller may reach the container: descriptors the init does not
     // need (the cgroup directory it was cloned into, a manager's sockets...), the caller's
     // command line and environment.
@@ -350,7 +349,7 @@ fn park(opts: &InitOptions, chan: &Channel) -> Result<()> {
     crate::logging::detach();
     let _ = chan.send(&FromInit::Parked, None);
     if !super::fifo::wait(opts.fifo) {
-        unsafe { libc::_exit(1) }
+        crate::sys::exit_now(1)
     }
     Ok(())
 }
@@ -358,32 +357,20 @@ fn park(opts: &InitOptions, chan: &Channel) -> Result<()> {
 /// PR_SET_DUMPABLE: a process that is not dumpable has /proc files only the host's root can
 /// open (exe, fd, environ, mem, root), and cannot be ptraced by the container's processes.
 pub(super) fn set_dumpable(on: bool) {
-    // Safety: plain prctl.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong) };
+    let _ = nix::sys::prctl::set_dumpable(on);
 }
 
 fn set_domainname(d: &str) -> Result<()> {
-    // Safety: pointer and length of a live buffer.
-    let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("setdomainname {d:?}"));
-    }
-    Ok(())
+    crate::sys::setdomainname(d)
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("setdomainname {d:?}"))
 }
 
 fn join_session_keyring(id: &str) -> Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let name = cstring(&format!("_ses.{id}"), "keyring name")?;
-    // Safety: keyctl with a valid C string.
-    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
+    match crate::sys::join_session_keyring(&name) {
         // Kernels without keys, or seccomp'd hosts: runc carries on the same way.
-        if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EACCES)) {
-            return Ok(());
-        }
-        return Err(e).context("join a new session keyring");
+        Ok(()) | Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::EACCES) => Ok(()),
+        Err(e) => Err(std::io::Error::from(e)).context("join a new session keyring"),
     }
-    Ok(())
 }

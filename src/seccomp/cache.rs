@@ -247,9 +247,8 @@ fn try_store(dir: BorrowedFd, key: &Key, program: &Program) -> std::io::Result<(
     let me = std::process::id() as i32;
     let start = crate::pidinfo::proc_stat(me).map_or(0, |(_, s)| s);
     let mut suffix = [0u8; 8];
-    // Safety: getrandom fills the buffer it is given.
-    if unsafe { libc::getrandom(suffix.as_mut_ptr().cast(), suffix.len(), 0) } != 8 {
-        return Err(std::io::Error::last_os_error());
+    if crate::sys::getrandom(&mut suffix)? != 8 {
+        return Err(std::io::Error::other("getrandom: short read"));
     }
     let tmp = format!(
         "{}.tmp.{me}.{start}.{:016x}",

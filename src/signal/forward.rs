@@ -45,10 +45,10 @@ fn forwarded() -> impl Iterator<Item = i32> {
 }
 
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    // Safety: the kernel hands an SA_SIGINFO handler a valid siginfo.
+    // SAFETY: the kernel hands an SA_SIGINFO handler a valid siginfo.
     let (code, sender) = unsafe { ((*info).si_code, (*info).si_pid()) };
-    // Safety: getpid, kill and sigaction are async-signal-safe.
-    let own = unsafe { libc::getpid() };
+    // getpid, kill and sigaction are async-signal-safe.
+    let own = nix::unistd::getpid().as_raw();
     if code > 0 && code != libc::SI_KERNEL && FAULTS.contains(&sig) {
         // A fault of ours, not a signal for the container: back to the disposition we replaced
         // (Rust's stack overflow report, or the default), which the faulting instruction meets
@@ -64,13 +64,13 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     if code == libc::SI_KERNEL && (sig == libc::SIGTTIN || sig == libc::SIGTTOU) {
         // Our own terminal I/O from the background: stop, as job control expects. Forwarded,
         // the I/O would be restarted and the signal sent again, forever.
-        unsafe { libc::kill(own, libc::SIGSTOP) };
+        let _ = crate::sys::kill(own, libc::SIGSTOP);
         return;
     }
     let pid = CHILD.load(Ordering::SeqCst);
     if pid > 0 {
-        // Safety: kill is async-signal-safe.
-        unsafe { libc::kill(pid, sig) };
+        // kill is async-signal-safe.
+        let _ = crate::sys::kill(pid, sig);
     } else {
         PENDING.fetch_or(1 << (sig - 1), Ordering::SeqCst);
     }
@@ -79,7 +79,7 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
 /// Put back the disposition of `sig` from before `catch_signals`.
 fn restore(sig: i32) {
     let (handler, flags) = &PREVIOUS[sig as usize];
-    // Safety: a zeroed sigaction is valid (empty mask); async-signal-safe calls only.
+    // SAFETY: a zeroed sigaction is valid (empty mask); async-signal-safe calls only.
     unsafe {
         let mut act: libc::sigaction = std::mem::zeroed();
         act.sa_sigaction = handler.load(Ordering::SeqCst);
@@ -92,7 +92,7 @@ fn restore(sig: i32) {
 pub fn catch_signals() {
     INSTALLED.call_once(|| {
         for sig in forwarded() {
-            // Safety: installing a handler that only calls async-signal-safe functions.
+            // SAFETY: installing a handler that only calls async-signal-safe functions.
             unsafe {
                 let mut act: libc::sigaction = std::mem::zeroed();
                 act.sa_sigaction = forward as *const () as libc::sighandler_t;
@@ -128,8 +128,8 @@ pub fn forward_signals(pid: i32) {
     let pending = PENDING.swap(0, Ordering::SeqCst);
     for sig in forwarded() {
         if pending & (1 << (sig - 1)) != 0 {
-            // Safety: plain kill of our own child.
-            unsafe { libc::kill(pid, sig) };
+            // Our own child.
+            let _ = crate::sys::kill(pid, sig);
         }
     }
 }
