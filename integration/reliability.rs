@@ -478,6 +478,10 @@ impl Drop for KillOnDrop {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_create_before_clone() {
     crash_at(
         "create:before-clone",
@@ -488,6 +492,10 @@ fn crash_in_create_before_clone() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_create_during_init_setup() {
     crash_at(
         "create:init-setup",
@@ -498,6 +506,10 @@ fn crash_in_create_during_init_setup() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_create_once_the_init_is_parked() {
     crash_at(
         "create:parked",
@@ -508,6 +520,10 @@ fn crash_in_create_once_the_init_is_parked() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_create_once_the_container_is_recorded() {
     // The init outlives its creator, parked: the container is a created one.
     crash_at(
@@ -519,6 +535,10 @@ fn crash_in_create_once_the_container_is_recorded() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_start_before_release() {
     crash_at(
         "start:before-release",
@@ -529,6 +549,10 @@ fn crash_in_start_before_release() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_start_after_release() {
     crash_at(
         "start:after-release",
@@ -539,6 +563,10 @@ fn crash_in_start_after_release() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_delete_after_kill() {
     crash_at(
         "delete:after-kill",
@@ -549,6 +577,10 @@ fn crash_in_delete_after_kill() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_delete_before_cgroup_removal() {
     crash_at(
         "delete:before-cgroup-remove",
@@ -559,6 +591,10 @@ fn crash_in_delete_before_cgroup_removal() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_delete_before_state_removal() {
     crash_at(
         "delete:before-state-remove",
@@ -569,6 +605,10 @@ fn crash_in_delete_before_state_removal() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_run_during_init_setup() {
     // `run` creates as `create` does: the same guarantee when it dies.
     crash_at(
@@ -580,6 +620,10 @@ fn crash_in_run_during_init_setup() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_create_after_the_user_switch() {
     // Becoming the process's user clears the init's death signal: it must be set again.
     crash_at_with(
@@ -592,6 +636,10 @@ fn crash_in_create_after_the_user_switch() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_create_once_its_cgroups_are_made() {
     // The parents made for the container's cgroup (rt-test/<id> and rt-test/<id>/a) are not
     // recorded yet when create dies: delete --force must still remove them.
@@ -622,6 +670,10 @@ fn claims_of(pid: i32) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_while_claiming_the_id_leaves_no_temporary_directory() {
     // Killed between the mkdir of its temporary directory and its rename to the id: the next
     // delete --force, or the next create, finds the dead create's directory and removes it.
@@ -664,6 +716,10 @@ fn others_in_pid_namespace(pidns: &str, init: i32) -> Vec<i32> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
 fn crash_in_exec_at_each_phase_leaves_no_process_in_the_container() {
     let mut c = Container::new("execcrash");
     c.args(&["sleep", "60"]);

@@ -4,8 +4,10 @@
 #   sudo ./scripts/test.sh [ARGS...]
 #
 # ARGS are passed to the test binaries, after `--` (e.g. a test name filter).
-# With RT_LINT=1 (CI sets it), `cargo fmt --check` and
-# `cargo clippy --all-targets -- -D warnings` run first.
+# Everything is built with the cargo feature `test-pause` (the pause points of the crash-safety
+# tests, src/testpoint.rs), which the binary users run does not have.
+# The layer check (scripts/layers.sh) runs first; with RT_LINT=1 (CI sets it), `cargo fmt --check`
+# and `cargo clippy --all-targets -- -D warnings` run next.
 # After the tests, config.json loading is fuzzed for RT_FUZZ_SECONDS (default 30) with
 # scripts/fuzz.sh (cargo-fuzz, installed when missing); RT_SKIP_FUZZ=1 skips it.
 # Then the OCI runtime-tools validation suite runs on this (hybrid v1) host (scripts/conformance.sh,
@@ -76,11 +78,16 @@ if [[ -z ${RT_SKIP_MANAGERS:-} ]]; then
 fi
 find_cargo
 
+# The layers of docs/design.md: no module imports one above it (cheap, so always).
+say "Layer check (scripts/layers.sh)"
+scripts/layers.sh
+
 if [[ ${RT_LINT:-0} == 1 ]]; then
     say "cargo fmt --check"
     cargo fmt --check
-    say "cargo clippy --all-targets -- -D warnings"
+    say "cargo clippy --all-targets -- -D warnings (without and with the test-pause feature)"
     cargo clippy --all-targets -- -D warnings
+    cargo clippy --all-targets --features test-pause -- -D warnings
 fi
 
 # After the run: nothing of the tests may be left on the host. Leaks fail the
@@ -147,9 +154,9 @@ mount_points() { cut -d' ' -f5 /proc/self/mountinfo | sort; }
 mounts_before=$(mount_points)
 run_rt_before=$(ls -A /run/rt 2>/dev/null || true)
 
-say "cargo test -- --test-threads=4 $*"
+say "cargo test --features test-pause -- --test-threads=4 $*"
 status=0
-cargo test -- --test-threads=4 "$@" || status=$?
+cargo test --features test-pause -- --test-threads=4 "$@" || status=$?
 say "Checking for leaked cgroups, mounts, state and test users"
 check_leaks || { ((status)) || status=1; }
 
@@ -198,7 +205,7 @@ if [[ ${RT_SKIP_VM:-0} != 1 ]]; then
     # works on the VM's 6.1 kernel, not on the host's (RT_REQUIRE_CRIU=1: no skipping there).
     bins=()
     for t in cgroups exec checkpoint; do
-        bin=$(cargo test --no-run --test $t --message-format=json 2>/dev/null |
+        bin=$(cargo test --features test-pause --no-run --test $t --message-format=json 2>/dev/null |
             grep '"kind":\["test"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
         [[ -x $bin ]] || die "cannot find the $t test binary"
         bins+=("$bin")

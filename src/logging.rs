@@ -90,9 +90,9 @@ pub fn file_fd() -> Option<RawFd> {
 pub fn detach() {
     DETACHED.store(true, Ordering::Relaxed);
     if let Some(fd) = file_fd() {
-        // Safety: the logger never writes again (DETACHED), and its File is a static that is
-        // never dropped, so the number is not closed twice.
-        unsafe { libc::close(fd) };
+        // The logger never writes again (DETACHED), and its File is a static that is never
+        // dropped, so the number is not closed twice.
+        crate::sys::close_number(fd);
     }
 }
 

@@ -2,24 +2,29 @@
 //! This file parses the command line, sets up logging, dispatches, and turns an error into
 //! runc-style output and exit status. Nothing else.
 
+#![warn(clippy::too_many_lines)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod capabilities;
 mod cgroups;
 mod cli;
 mod container;
 mod criu;
 mod errno;
-mod features;
 mod hooks;
 mod logging;
 mod lsm;
 mod mountapi;
+mod mountinfo;
 mod namespaces;
+mod pidinfo;
 mod process;
 mod procfs;
 mod rootfs;
 mod rootless;
 mod seccomp;
 mod signal;
+mod sys;
 mod testpoint;
 mod timestamp;
 mod tty;

@@ -7,7 +7,7 @@ use crate::errno::SysContext;
 use anyhow::Result;
 use nix::mount::MsFlags;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
@@ -35,14 +35,7 @@ const FSCONFIG_SET_FLAG: u32 = 0;
 const FSCONFIG_SET_STRING: u32 = 1;
 const FSCONFIG_CMD_CREATE: u32 = 6;
 
-#[repr(C)]
-#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MountAttr {
-    pub attr_set: u64,
-    pub attr_clr: u64,
-    pub propagation: u64,
-    pub userns_fd: u64,
-}
+pub use crate::sys::MountAttr;
 
 /// The per-mount flags of mount(2) as mount attributes that *replace* the mount's own, as a
 /// `MS_BIND|MS_REMOUNT` with those flags does: what is not asked for is cleared, except `keep`
@@ -136,22 +129,7 @@ fn cstr(s: &str) -> Result<CString> {
 /// mount_setattr on the mount `fd` refers to (recursively with `recursive`).
 pub fn setattr(fd: RawFd, attr: &MountAttr, recursive: bool) -> Result<()> {
     let flags = AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 };
-    let path = empty();
-    // Safety: valid descriptor, empty C string and a mount_attr of the size we pass.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd,
-            path.as_ptr(),
-            flags,
-            attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error()).sys(|| "mount_setattr");
-    }
-    Ok(())
+    crate::sys::mount_setattr(fd, c"", flags, attr).sys(|| "mount_setattr")
 }
 
 /// Propagation (MS_SHARED, MS_SLAVE, MS_PRIVATE or MS_UNBINDABLE, with MS_REC for the whole
@@ -170,13 +148,7 @@ fn open_tree(
     flags: u32,
     shown: &dyn Fn() -> String,
 ) -> Result<OwnedFd> {
-    // Safety: valid C string; returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).sys(|| format!("open_tree {}", shown()));
-    }
-    // Safety: the kernel just gave us this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    crate::sys::open_tree(dirfd, path, flags).sys(|| format!("open_tree {}", shown()))
 }
 
 /// A detached copy of the mount tree at `src` (with its submounts when `recursive`).
@@ -207,22 +179,8 @@ pub fn clone_fd(fd: RawFd, recursive: bool) -> Result<OwnedFd> {
 
 /// Attach a detached tree onto the place `target` refers to.
 pub fn attach(tree: &OwnedFd, target: RawFd) -> Result<()> {
-    let e = empty();
-    // Safety: valid descriptors and empty C strings.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            e.as_ptr(),
-            target,
-            e.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error()).sys(|| "move_mount");
-    }
-    Ok(())
+    let flags = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
+    crate::sys::move_mount(tree.as_raw_fd(), c"", target, c"", flags).sys(|| "move_mount")
 }
 
 /// The superblock flags of mount(2) that fsconfig takes by name; the others are per-mount
@@ -260,10 +218,6 @@ pub fn new_fs(
     options: &[String],
     flags: u64,
 ) -> std::result::Result<OwnedFd, FsError> {
-    let fail = |what: String| FsError {
-        errno: nix::errno::Errno::last(),
-        what,
-    };
     let flags = MsFlags::from_bits_retain(flags);
     let c = |s: &str| {
         CString::new(s).map_err(|_| FsError {
@@ -272,29 +226,14 @@ pub fn new_fs(
         })
     };
     let t = c(fstype)?;
-    // Safety: valid C string.
-    let fs = unsafe { libc::syscall(libc::SYS_fsopen, t.as_ptr(), FSOPEN_CLOEXEC) };
-    if fs < 0 {
-        return Err(fail(format!("fsopen {fstype:?}")));
-    }
-    // Safety: the kernel just gave us this descriptor.
-    let fs = unsafe { OwnedFd::from_raw_fd(fs as RawFd) };
+    let fs = crate::sys::fsopen(&t, FSOPEN_CLOEXEC).map_err(|errno| FsError {
+        errno,
+        what: format!("fsopen {fstype:?}"),
+    })?;
     let config = |cmd: u32, key: Option<&str>, value: Option<&str>| {
         let k = key.map(c).transpose()?;
         let v = value.map(c).transpose()?;
-        // Safety: valid descriptor and C strings (or null where the command takes none).
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fs.as_raw_fd(),
-                cmd,
-                k.as_ref().map_or(std::ptr::null(), |k| k.as_ptr()),
-                v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
-                0,
-            )
-        };
-        if r != 0 {
-            let errno = nix::errno::Errno::last();
+        if let Err(errno) = crate::sys::fsconfig(fs.as_fd(), cmd, k.as_deref(), v.as_deref()) {
             let what = match (key, value) {
                 (Some(k), Some(v)) => format!("{fstype} option {k}={v}"),
                 (Some(k), None) => format!("{fstype} option {k}"),
@@ -324,18 +263,13 @@ pub fn new_fs(
     }
     config(FSCONFIG_CMD_CREATE, None, None)?;
     let attr = replacing(flags, 0).attr_set;
-    // Safety: valid descriptor; returns a new one or -1.
-    let m = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attr) };
-    if m < 0 {
-        let errno = nix::errno::Errno::last();
+    crate::sys::fsmount(fs.as_fd(), FSMOUNT_CLOEXEC, attr).map_err(|errno| {
         let what = match fs_log(&fs) {
             Some(l) => format!("fsmount {fstype} ({l})"),
             None => format!("fsmount {fstype}"),
         };
-        return Err(FsError { errno, what });
-    }
-    // Safety: the kernel just gave us this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(m as RawFd) })
+        FsError { errno, what }
+    })
 }
 
 /// What the kernel wrote to a filesystem context's log (why fsconfig refused), if anything.

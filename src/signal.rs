@@ -1,5 +1,7 @@
 //! Signal names and numbers as `kill` takes them: `KILL`, `SIGKILL`, `9`, `SIGRTMIN+3`.
 
+pub mod forward;
+
 use anyhow::{bail, Result};
 
 const NAMES: &[(&str, i32)] = &[
@@ -71,13 +73,15 @@ pub fn parse(s: &str) -> Result<i32> {
     bail!("unknown signal {s:?}")
 }
 
+/// Every signal whose disposition can be set: 1 to SIGRTMAX inclusive, but SIGKILL and SIGSTOP.
+fn settable() -> impl Iterator<Item = i32> {
+    (1..=libc::SIGRTMAX()).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP)
+}
+
 /// The runtime ignores SIGPIPE; ignored signals survive exec, so restore every default.
 pub fn reset_all() {
-    for sig in 1..=libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // Safety: resetting dispositions in a single-threaded process.
+    for sig in settable() {
+        // SAFETY: resetting dispositions in a single-threaded process.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
     let empty = nix::sys::signal::SigSet::empty();
@@ -90,7 +94,58 @@ pub fn reset_all() {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{parse, reset_all, settable};
+
+    #[test]
+    fn every_signal_up_to_sigrtmax_is_reset() {
+        let all: Vec<i32> = settable().collect();
+        assert_eq!(all.first(), Some(&1));
+        assert_eq!(all.last(), Some(&libc::SIGRTMAX()));
+        assert!(all.contains(&libc::SIGRTMIN()));
+        assert!(!all.contains(&libc::SIGKILL) && !all.contains(&libc::SIGSTOP));
+        assert_eq!(all.len() as i32, libc::SIGRTMAX() - 2);
+    }
+
+    #[test]
+    fn reset_all_leaves_no_signal_ignored() {
+        let ignored = [
+            libc::SIGHUP,
+            libc::SIGPIPE,
+            libc::SIGRTMIN(),
+            libc::SIGRTMAX(),
+        ];
+        // In a child of its own: dispositions are the whole test process's.
+        // SAFETY: the child only changes its own dispositions and _exits; it touches no lock
+        // another thread of the test runner could hold (reset_all's calls take none).
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: plain disposition changes and queries in the child, then _exit.
+            unsafe {
+                for sig in ignored {
+                    libc::signal(sig, libc::SIG_IGN);
+                }
+                reset_all();
+                for sig in ignored.into_iter().chain(settable()) {
+                    let mut old: libc::sigaction = std::mem::zeroed();
+                    libc::sigaction(sig, std::ptr::null(), &mut old);
+                    if old.sa_sigaction != libc::SIG_DFL {
+                        libc::_exit(sig);
+                    }
+                }
+                libc::_exit(0)
+            }
+        }
+        let mut status = 0;
+        // SAFETY: reaping our own child into a live int.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status), "{status:#x}");
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "this signal was left as it was"
+        );
+    }
 
     #[test]
     fn names_numbers_and_prefixes() {

@@ -7,8 +7,9 @@
 
 mod convert;
 mod devices;
-pub mod freezer;
-mod mountinfo;
+mod freezer;
+mod handle;
+mod hierarchy;
 mod resources;
 mod self_join;
 pub mod stats;
@@ -16,14 +17,15 @@ pub mod systemd;
 mod v1;
 pub mod v2;
 
-pub use resources::apply as apply_resources;
+pub use handle::Cgroup;
+use resources::apply as apply_resources;
 pub use resources::device_nodes;
 pub use self_join::SelfJoin;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Component, Path, PathBuf};
 
-pub use mountinfo::{hierarchies, unescape as unescape_mountinfo, Hierarchy};
+pub use hierarchy::{hierarchies, Hierarchy};
 
 /// The cgroup directories of one container.
 #[derive(Debug, Default, Clone)]
@@ -144,7 +146,7 @@ pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf> {
 }
 
 /// The container's cgroup directory in every hierarchy, not made yet.
-pub fn plan(rel: &Path) -> Result<Placement> {
+fn plan(rel: &Path) -> Result<Placement> {
     let mut placement = Placement::default();
     for h in hierarchies()? {
         placement.paths.push(h.mount.join(rel));
@@ -155,7 +157,7 @@ pub fn plan(rel: &Path) -> Result<Placement> {
 
 /// Make every directory of a planned placement that does not exist yet; the parents made for
 /// it are returned, deepest first. On error, what was made is removed again.
-pub fn make(placement: &Placement) -> Result<Vec<PathBuf>> {
+fn make(placement: &Placement) -> Result<Vec<PathBuf>> {
     let mut created = Vec::new();
     let result = (|| -> Result<()> {
         for (h, dir) in placement.hierarchies.iter().zip(&placement.paths) {
@@ -181,7 +183,7 @@ pub fn make(placement: &Placement) -> Result<Vec<PathBuf>> {
 /// The parents of the placement's directories that do not exist yet, in the order [`make`]
 /// returns those it made (deepest first). Recorded before they are made, so that a `create`
 /// killed meanwhile leaves them to `delete` (which removes them only when empty).
-pub fn missing_parents(placement: &Placement) -> Vec<PathBuf> {
+fn missing_parents(placement: &Placement) -> Vec<PathBuf> {
     let mut all = Vec::new();
     for (h, dir) in placement.hierarchies.iter().zip(&placement.paths) {
         let mut missing = Vec::new();
@@ -235,8 +237,10 @@ fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<()> {
 
 /// Rootless [`make`]: a hierarchy where this user may not make the container's cgroup, or may not
 /// move processes into it (not delegated), is left out of the placement, not an error. A config
-/// that asks for a limit there fails later, naming the field (`apply_resources`).
-pub fn make_delegated(placement: &mut Placement) -> Result<Vec<PathBuf>> {
+/// that asks for a limit there fails later, naming the field (`apply_resources`). `unprivileged`:
+/// rt has no privileges on the host (not merely `--rootless true` as root), see
+/// [`Placement::rootless`].
+fn make_delegated(placement: &mut Placement, unprivileged: bool) -> Result<Vec<PathBuf>> {
     let mut parents = Vec::new();
     let mut kept = Placement::default();
     let all = std::mem::take(&mut placement.paths)
@@ -271,7 +275,7 @@ pub fn make_delegated(placement: &mut Placement) -> Result<Vec<PathBuf>> {
             Err(e) => {
                 placement.paths = kept.paths;
                 placement.hierarchies = kept.hierarchies;
-                let _ = remove(placement);
+                let _ = remove(&placement.paths, &placement.created_parents);
                 return Err(e);
             }
         }
@@ -279,7 +283,7 @@ pub fn make_delegated(placement: &mut Placement) -> Result<Vec<PathBuf>> {
     placement.paths = kept.paths;
     placement.hierarchies = kept.hierarchies;
     placement.skipped = kept.skipped;
-    placement.rootless = crate::rootless::detect();
+    placement.rootless = unprivileged;
     Ok(parents)
 }
 
@@ -295,22 +299,8 @@ fn denied(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Write `pid` into each of the container's cgroups but those it joins by itself (`joined`);
-/// `in_v2` when the clone already put it into the v2 one.
-pub fn add_process(placement: &Placement, pid: i32, in_v2: bool, joined: &SelfJoin) -> Result<()> {
-    for (h, dir) in placement.hierarchies.iter().zip(&placement.paths) {
-        if (in_v2 && h.v2) || joined.covers(dir) {
-            continue;
-        }
-        let procs = dir.join("cgroup.procs");
-        std::fs::write(&procs, pid.to_string())
-            .with_context(|| format!("add pid {pid} to {}", procs.display()))?;
-    }
-    Ok(())
-}
-
 /// Every process in the container's cgroup (from the first hierarchy that lists any).
-pub fn pids(paths: &[PathBuf]) -> Vec<i32> {
+fn pids(paths: &[PathBuf]) -> Vec<i32> {
     for dir in paths {
         if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
             let v: Vec<i32> = s.lines().filter_map(|l| l.trim().parse().ok()).collect();
@@ -322,17 +312,15 @@ pub fn pids(paths: &[PathBuf]) -> Vec<i32> {
     Vec::new()
 }
 
-pub use freezer::is_frozen;
-
 /// Remove the container's cgroups, then the parents made for it that are now empty.
-pub fn remove(placement: &Placement) -> Result<()> {
+fn remove(paths: &[PathBuf], created_parents: &[PathBuf]) -> Result<()> {
     let mut first_err = None;
-    for dir in &placement.paths {
+    for dir in paths {
         if let Err(e) = rmdir_retry(dir) {
             first_err.get_or_insert(e);
         }
     }
-    for dir in &placement.created_parents {
+    for dir in created_parents {
         // Shared with other containers, or already gone: both are fine.
         let _ = std::fs::remove_dir(dir);
     }

@@ -1,7 +1,6 @@
 //! `events`: runc's JSON event lines on stdout.
 
-use crate::cgroups::stats;
-use crate::container::{self, events::Event, Context};
+use crate::container::{self, Context};
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::time::Duration;
@@ -25,15 +24,7 @@ pub fn run(ctx: &Context, a: Args) -> Result<i32> {
     let id = a.id.clone();
     let interval = (!a.stats).then_some(a.interval);
     container::events(ctx, &a.id, interval, &mut |e| {
-        let (typ, data) = match e {
-            Event::Stats(s) => ("stats", Some(s)),
-            Event::Oom => ("oom", None),
-        };
-        let line = serde_json::to_string(&stats::Event {
-            r#type: typ,
-            id: &id,
-            data,
-        })?;
+        let line = e.to_json_line(&id)?;
         let mut out = std::io::stdout().lock();
         // A reader that went away ends the stream; it is not an error of the container's.
         if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {

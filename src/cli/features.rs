@@ -1,4 +1,4 @@
-//! `features`: the OCI features document (see src/features.rs), as JSON on stdout.
+//! `features`: the OCI features document (see src/container/features.rs), as JSON on stdout.
 
 use anyhow::Result;
 
@@ -7,6 +7,6 @@ use anyhow::Result;
 pub struct Args {}
 
 pub fn run(_: Args) -> Result<i32> {
-    super::emit(crate::features::to_json().as_bytes())?;
+    super::emit(crate::container::features::to_json().as_bytes())?;
     Ok(0)
 }

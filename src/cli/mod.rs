@@ -22,8 +22,7 @@ use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
-/// The OCI runtime spec version rt implements.
-pub const SPEC_VERSION: &str = "1.3.0";
+pub use crate::container::config::SPEC_VERSION;
 
 #[derive(Parser, Debug)]
 #[command(

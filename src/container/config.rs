@@ -9,11 +9,14 @@ use oci_spec::runtime::{Hook, Hooks, LinuxNamespaceType, LinuxResources, Process
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 
+/// The OCI runtime spec version rt implements (`rt spec` writes it, `rt features` reports it).
+pub const SPEC_VERSION: &str = "1.3.0";
+
 /// The field of config.json's `hooks` that holds the hooks of one kind.
 pub type HookGetter = fn(&Hooks) -> &Option<Vec<Hook>>;
 
 /// Every hook kind rt runs, by its name in config.json: validation walks this table and
-/// `rt features` lists it (as crate::hooks::KINDS). Each runs where the spec places it
+/// `rt features` lists it. Each runs where the spec places it
 /// (container/create.rs, process/init.rs, container/start.rs, container/delete.rs).
 pub const HOOK_KINDS: [(&str, HookGetter); 6] = [
     ("prestart", Hooks::prestart),
@@ -404,6 +407,31 @@ pub fn validate_resources(r: &LinuxResources) -> Result<()> {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    fn hook_of(json: &str) -> Hook {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn every_kind_is_read_from_its_config_field() {
+        for (i, (kind, _)) in HOOK_KINDS.iter().enumerate() {
+            // An unknown name would be dropped by serde and read as no hooks at all.
+            let h: Hooks =
+                serde_json::from_str(&format!(r#"{{"{kind}":[{{"path":"/bin/true"}}]}}"#)).unwrap();
+            for (j, (_, other)) in HOOK_KINDS.iter().enumerate() {
+                assert_eq!(other(&h).is_some(), i == j, "{kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn relative_paths_and_bad_timeouts_are_refused() {
+        assert!(validate_hooks("poststop", &[hook_of(r#"{"path":"bin/x"}"#)]).is_err());
+        assert!(
+            validate_hooks("poststop", &[hook_of(r#"{"path":"/bin/x","timeout":0}"#)]).is_err()
+        );
+        validate_hooks("poststop", &[hook_of(r#"{"path":"/bin/x","timeout":2}"#)]).unwrap();
+    }
 
     fn path(s: &str) -> PathBuf {
         PathBuf::from(s)

@@ -10,7 +10,7 @@ use super::state::{Locked, State};
 use super::status::{is_alive, Status};
 use super::{id, load, Context};
 use anyhow::{bail, Result};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
@@ -54,18 +54,14 @@ pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
 fn kill_init(state: &State) -> Result<()> {
     let pidfd = pidfd_open(state.pid);
     // A frozen cgroup would keep the killed processes from dying.
-    thaw(&state.cgroup_paths);
+    state.cgroup().thaw_now();
     if !signal_init(state.pid, state.init_start_time, libc::SIGKILL)? {
         return Ok(());
     }
     if let Some(fd) = pidfd {
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // Safety: poll on one valid descriptor; readable once the process has exited.
-        unsafe { libc::poll(&mut p, 1, 10_000) };
+        use nix::poll::{poll, PollFd, PollFlags};
+        // Readable once the process has exited.
+        let _ = poll(&mut [PollFd::new(fd.as_fd(), PollFlags::POLLIN)], 10_000u16);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while is_alive(state.pid, state.init_start_time) && Instant::now() < deadline {
@@ -74,41 +70,27 @@ fn kill_init(state: &State) -> Result<()> {
     Ok(())
 }
 
-fn thaw(paths: &[std::path::PathBuf]) {
-    for d in paths {
-        let _ = std::fs::write(d.join("freezer.state"), "THAWED");
-        let _ = std::fs::write(d.join("cgroup.freeze"), "0");
-    }
-}
-
 /// Kill whatever is left in the cgroup, remove it and the state directory.
 pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
+    let cgroup = state.cgroup();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         // Without a PID namespace of its own, the container's other processes outlive its init.
         let left = if state.own_pid_ns {
             Vec::new()
         } else {
-            crate::cgroups::pids(&state.cgroup_paths)
+            cgroup.pids()
         };
         if left.is_empty() || Instant::now() > deadline {
             break;
         }
-        super::kill::signal_all(&state.cgroup_paths, libc::SIGKILL);
+        cgroup.kill(libc::SIGKILL);
         std::thread::sleep(Duration::from_millis(2));
     }
-    let placement = crate::cgroups::Placement {
-        paths: state.cgroup_paths.clone(),
-        created_parents: state.cgroup_created_parents.clone(),
-        ..Default::default()
-    };
     // The unit goes first: systemd removes the cgroups it made, we remove the rest.
-    let unit = match &state.systemd_unit {
-        Some(u) => crate::cgroups::systemd::stop(u),
-        None => Ok(()),
-    };
+    let unit = cgroup.stop_unit();
     crate::testpoint::pause_point("delete:before-cgroup-remove");
-    let cg = crate::cgroups::remove(&placement).and(unit);
+    let cg = cgroup.remove_dirs().and(unit);
     // Its mounts in the host's namespace go with it (before the state: a delete interrupted
     // here finds them again).
     if let Some(id) = state.host_rootfs_mount {

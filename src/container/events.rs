@@ -3,15 +3,25 @@
 
 use super::status::Status;
 use super::{load, open_existing, Context};
-use crate::cgroups::{stats, Placement};
+use crate::cgroups::stats;
 use anyhow::{bail, Result};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What `events` hands to its printer.
 pub enum Event<'a> {
     Stats(&'a stats::Stats),
     Oom,
+}
+
+impl Event<'_> {
+    /// The event as runc prints it: one line of JSON (without the newline).
+    pub fn to_json_line(&self, id: &str) -> Result<String> {
+        let (r#type, data) = match self {
+            Event::Stats(s) => ("stats", Some(*s)),
+            Event::Oom => ("oom", None),
+        };
+        Ok(serde_json::to_string(&stats::Event { r#type, id, data })?)
+    }
 }
 
 /// Collect once, or every `interval` (with `None`: once) until the container stops.
@@ -21,44 +31,34 @@ pub fn events(
     interval: Option<Duration>,
     emit: &mut dyn FnMut(Event) -> Result<()>,
 ) -> Result<()> {
-    let placement = {
+    let cgroup = {
         let locked = open_existing(ctx, id)?;
         let (state, st) = load(&locked, id)?;
         if st == Status::Stopped {
             bail!("container with id {id} is not running");
         }
-        Placement::from_paths(&state.cgroup_paths)?
-    };
-    let dir_for = |ctrl: &str| -> Option<(PathBuf, bool)> {
-        let found = placement.dir_for(ctrl).or_else(|| {
-            // v2 has one controller where v1 had two names for it.
-            let v2_name = match ctrl {
-                "blkio" => "io",
-                "cpuacct" => "cpu",
-                _ => return None,
-            };
-            placement.dir_for(v2_name).filter(|(_, v2)| *v2)
-        });
-        found.map(|(d, v2)| (d.to_path_buf(), v2))
+        let cgroup = state.cgroup();
+        cgroup.placement()?;
+        cgroup
     };
     let Some(interval) = interval else {
-        return emit(Event::Stats(&stats::collect(&dir_for)?));
+        return emit(Event::Stats(&cgroup.stats()?));
     };
     let tick = interval.min(Duration::from_millis(200));
-    let mut ooms = stats::oom_kills(&dir_for).unwrap_or(0);
+    let mut ooms = cgroup.oom_kills().unwrap_or(0);
     let mut next = Instant::now();
     loop {
         if !running(ctx, id) {
             return Ok(());
         }
-        let now_ooms = stats::oom_kills(&dir_for).unwrap_or(ooms);
+        let now_ooms = cgroup.oom_kills().unwrap_or(ooms);
         if now_ooms > ooms {
             emit(Event::Oom)?;
         }
         ooms = now_ooms;
         if Instant::now() >= next {
             // The cgroup may vanish between the check and the read: then the container is gone.
-            match stats::collect(&dir_for) {
+            match cgroup.stats() {
                 Ok(s) => emit(Event::Stats(&s))?,
                 Err(_) if !running(ctx, id) => return Ok(()),
                 Err(e) => return Err(e),

@@ -91,10 +91,11 @@ pub fn exec(
         .fold(CloneFlags::empty(), |acc, n| {
             acc | crate::namespaces::flag(n.typ())
         });
-    let cgroups = cgroup_dirs(&state.cgroup_paths, &o.sub_cgroups)?;
+    let cgroups = state.cgroup().sub_cgroups(&o.sub_cgroups)?;
     crate::logging::debug(&format!(
-        "exec {id}: {:?} in namespaces {namespaces:?}, cgroups {cgroups:?}",
-        process.args()
+        "exec {id}: {:?} in namespaces {namespaces:?}, cgroups {:?}",
+        process.args(),
+        cgroups.paths()
     ));
     let seccomp = crate::seccomp::Compiled::for_spec(&spec, &ctx.root)?;
     let spawned = crate::process::exec::spawn(&ProcessOptions {
@@ -132,55 +133,6 @@ pub fn exec(
     let code = wait_exit(pid)?;
     drop(proxy);
     Ok(code)
-}
-
-/// The container's cgroups, or the sub-cgroups `--cgroup` names under them.
-fn cgroup_dirs(paths: &[PathBuf], subs: &[String]) -> Result<Vec<PathBuf>> {
-    if subs.is_empty() {
-        return Ok(paths.to_vec());
-    }
-    let hierarchies = crate::cgroups::hierarchies()?;
-    let mut dirs = paths.to_vec();
-    for s in subs {
-        let (ctrl, sub) = match s.split_once(':') {
-            Some((c, p)) => (Some(c), p),
-            None => (None, s.as_str()),
-        };
-        let rel = Path::new(sub.trim_start_matches('/'));
-        if rel
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            bail!("--cgroup {s:?}: the sub-cgroup must be a relative path without \"..\"");
-        }
-        let mut matched = false;
-        for (dir, base) in dirs.iter_mut().zip(paths) {
-            let controllers = hierarchies
-                .iter()
-                .find(|h| base.starts_with(&h.mount))
-                .map(|h| h.controllers.as_slice())
-                .unwrap_or(&[]);
-            let hit = match ctrl {
-                None => true,
-                Some(c) => controllers.iter().any(|n| c.split(',').any(|w| w == n)),
-            };
-            if hit {
-                let sub_dir = base.join(rel);
-                if !sub_dir.is_dir() {
-                    bail!("--cgroup {s:?}: {} does not exist", sub_dir.display());
-                }
-                *dir = sub_dir;
-                matched = true;
-            }
-        }
-        if !matched {
-            bail!(
-                "--cgroup {s:?}: the container has no cgroup for controller {:?}",
-                ctrl.unwrap_or("")
-            );
-        }
-    }
-    Ok(dirs)
 }
 
 fn connect(path: &Path, what: &str) -> Result<OwnedFd> {

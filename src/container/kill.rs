@@ -5,7 +5,7 @@ use super::status::{proc_stat, Status};
 use super::{load, open_existing, Context};
 use crate::errno::SysContext;
 use anyhow::{bail, Result};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 pub fn kill(ctx: &Context, id: &str, sig: i32, all: bool) -> Result<()> {
     let locked = open_existing(ctx, id)?;
@@ -16,13 +16,13 @@ pub fn kill(ctx: &Context, id: &str, sig: i32, all: bool) -> Result<()> {
     if all && state.cgroup_paths.is_empty() {
         // Rootless without a delegated cgroup: the processes are found by PID namespace.
         for pid in super::pause::members(&state)? {
-            // Safety: plain kill; processes in the container's PID namespace.
-            unsafe { libc::kill(pid, sig) };
+            // Processes in the container's PID namespace.
+            let _ = crate::sys::kill(pid, sig);
         }
         return Ok(());
     }
     if all {
-        signal_all(&state.cgroup_paths, sig);
+        state.cgroup().kill(sig);
         return Ok(());
     }
     if st == Status::Stopped {
@@ -35,9 +35,7 @@ pub fn kill(ctx: &Context, id: &str, sig: i32, all: bool) -> Result<()> {
 }
 
 pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
-    // Safety: pidfd_open returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    crate::sys::pidfd_open(pid).ok()
 }
 
 /// Signal the init if it is still the process we started. False if it is gone.
@@ -49,45 +47,10 @@ pub fn signal_init(pid: i32, start_time: u64, sig: i32) -> Result<bool> {
     if proc_stat(pid).map(|(_, s)| s) != Some(start_time) {
         return Ok(false);
     }
-    // Safety: pidfd_send_signal with a valid pidfd and no siginfo.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig,
-            std::ptr::null::<u8>(),
-            0,
-        )
-    };
-    if r != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::ESRCH) {
-            return Ok(false);
-        }
-        return Err(e).sys(|| format!("send signal {sig} to pid {pid}"));
+    match crate::sys::pidfd_send_signal(fd.as_fd(), sig) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::ESRCH) => return Ok(false),
+        Err(e) => return Err(e).sys(|| format!("send signal {sig} to pid {pid}")),
     }
     Ok(true)
-}
-
-/// Signal every process in the container's cgroup. SIGKILL goes through v2's cgroup.kill where
-/// the kernel has it (no race with forks), and thaws a frozen cgroup so the processes can die.
-pub fn signal_all(paths: &[std::path::PathBuf], sig: i32) {
-    if sig == libc::SIGKILL {
-        let killed = paths.iter().any(|d| {
-            d.join("cgroup.kill").exists() && std::fs::write(d.join("cgroup.kill"), "1").is_ok()
-        });
-        if killed {
-            return;
-        }
-    }
-    for pid in crate::cgroups::pids(paths) {
-        // Safety: plain kill; processes in our cgroup.
-        unsafe { libc::kill(pid, sig) };
-    }
-    if sig == libc::SIGKILL {
-        for d in paths {
-            let _ = std::fs::write(d.join("freezer.state"), "THAWED");
-            let _ = std::fs::write(d.join("cgroup.freeze"), "0");
-        }
-    }
 }

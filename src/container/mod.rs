@@ -9,6 +9,7 @@ mod create;
 mod delete;
 pub mod events;
 mod exec;
+pub mod features;
 pub(crate) mod foreground;
 pub mod id;
 mod kill;

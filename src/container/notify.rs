@@ -10,7 +10,7 @@ use crate::errno::SysContext;
 use anyhow::Result;
 use oci_spec::runtime::{Mount, Spec};
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -164,42 +164,37 @@ impl Forwarder {
 
     /// Until a message comes or the init exits (without a pidfd: at most POLL_MS).
     fn sleep(&self, pidfd: Option<&OwnedFd>) -> Result<()> {
-        let mut fds = vec![pollin(self.container.as_raw_fd())];
-        fds.extend(pidfd.map(|f| pollin(f.as_raw_fd())));
+        let mut fds = vec![pollin(self.container.as_fd())];
+        fds.extend(pidfd.map(|f| pollin(f.as_fd())));
         let timeout = if pidfd.is_some() { -1 } else { POLL_MS };
-        // Safety: poll on descriptors that live as long as this call.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e).sys(|| "poll the container's notify socket");
-            }
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+            Err(e) => Err(e).sys(|| "poll the container's notify socket"),
         }
-        Ok(())
     }
 }
 
-fn pollin(fd: libc::c_int) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    }
+fn pollin(fd: std::os::fd::BorrowedFd) -> nix::poll::PollFd {
+    nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)
+}
+
+/// poll(2) with a timeout in milliseconds (-1: none).
+fn poll(fds: &mut [nix::poll::PollFd], timeout_ms: i32) -> nix::Result<i32> {
+    use nix::poll::PollTimeout;
+    nix::poll::poll(
+        fds,
+        PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::NONE),
+    )
 }
 
 /// Whether `fd` is readable within `timeout_ms` (a pidfd is once its process has exited).
 fn readable(fd: &impl AsFd, timeout_ms: i32) -> Result<bool> {
-    let mut p = pollin(fd.as_fd().as_raw_fd());
+    let mut p = [pollin(fd.as_fd())];
     loop {
-        // Safety: poll on one valid descriptor.
-        match unsafe { libc::poll(&mut p, 1, timeout_ms) } {
-            r if r >= 0 => return Ok(r > 0),
-            _ => {
-                let e = std::io::Error::last_os_error();
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(e).sys(|| "poll the container init's pidfd");
-                }
-            }
+        match poll(&mut p, timeout_ms) {
+            Ok(r) => return Ok(r > 0),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).sys(|| "poll the container init's pidfd"),
         }
     }
 }

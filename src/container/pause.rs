@@ -2,7 +2,6 @@
 
 use super::status::Status;
 use super::{load, open_existing, Context};
-use crate::cgroups::{freezer, Placement};
 use anyhow::{bail, Result};
 
 pub fn pause(ctx: &Context, id: &str) -> Result<()> {
@@ -14,7 +13,7 @@ pub fn pause(ctx: &Context, id: &str) -> Result<()> {
         Status::Paused => bail!("container {id} is already paused"),
         _ => bail!("container not running"),
     }
-    freezer::freeze(&Placement::from_paths(&state.cgroup_paths)?)
+    state.cgroup().freeze()
 }
 
 pub fn resume(ctx: &Context, id: &str) -> Result<()> {
@@ -23,7 +22,7 @@ pub fn resume(ctx: &Context, id: &str) -> Result<()> {
     if st != Status::Paused {
         bail!("container not paused");
     }
-    freezer::thaw(&Placement::from_paths(&state.cgroup_paths)?)
+    state.cgroup().thaw()
 }
 
 /// The host PIDs of every process in the container.
@@ -37,7 +36,7 @@ pub fn pids(ctx: &Context, id: &str) -> Result<Vec<i32>> {
 /// cgroups are not delegated), those in the PID namespace of its own.
 pub(super) fn members(state: &super::state::State) -> Result<Vec<i32>> {
     if !state.cgroup_paths.is_empty() {
-        return Ok(crate::cgroups::pids(&state.cgroup_paths));
+        return Ok(state.cgroup().pids());
     }
     if !state.own_pid_ns {
         anyhow::bail!(

@@ -11,12 +11,10 @@ use super::foreground::{become_subreaper, catch_signals, forward_signals, wait_e
 use super::state::{Locked, State};
 use super::status::{proc_stat, Status};
 use super::{bundle, id, write_pid_file, Context};
-use crate::cgroups::Placement;
 use crate::criu::{self, Common};
 use crate::errno::SysContext;
 use anyhow::{bail, Context as _, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -45,22 +43,7 @@ pub fn restore(ctx: &Context, id: &str, o: &RestoreOptions) -> Result<i32> {
         bail!("restore needs root: CRIU restores a container as root only");
     }
     let b = bundle::load(&o.bundle)?;
-    let terminal = b
-        .spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
-    // Whatever the mode, a terminal comes back only through a console socket (CRIU makes the new
-    // pty; we do not proxy it).
-    crate::tty::check_console_socket(true, terminal, o.console_socket.is_some())?;
-    if let Some(w) = &o.work {
-        std::fs::create_dir_all(w).sys(|| format!("work path: mkdir {}", w.display()))?;
-    }
-    let md = std::fs::metadata(&o.images).sys(|| format!("image path {}", o.images.display()))?;
-    if !md.is_dir() {
-        bail!("image path {}: not a directory", o.images.display());
-    }
+    let terminal = check_paths(o, &b.spec)?;
     let inherit = criu::inherited_stdio(&o.images)?;
     let console = match &o.console_socket {
         Some(p) if terminal => Some(connect(p)?),
@@ -74,37 +57,19 @@ pub fn restore(ctx: &Context, id: &str, o: &RestoreOptions) -> Result<i32> {
     }
     let linux = b.spec.linux().as_ref();
     let rel = crate::cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
-    let placement = crate::cgroups::plan(&rel)?;
-    let (creator_pid, creator_start_time) = own_identity()?;
-    let mut state = State {
-        oci_version: b.spec.version().clone(),
-        id: id.to_string(),
-        status: Status::Creating,
-        pid: 0,
-        bundle: b.dir.clone(),
-        rootfs: b.rootfs.clone(),
-        created: crate::timestamp::now_rfc3339_nanos(),
-        annotations: b.spec.annotations().clone().unwrap_or_else(HashMap::new),
-        hooks: b.spec.hooks().clone(),
-        init_start_time: 0,
-        own_pid_ns: own_pid_namespace(&b.spec),
-        cgroup_paths: placement.paths.clone(),
-        cgroup_created_parents: crate::cgroups::missing_parents(&placement),
-        systemd_unit: None,
-        creator_pid,
-        creator_start_time,
-        host_rootfs_mount: None,
-    };
+    let cgroup = crate::cgroups::Cgroup::plan(&rel)?;
+    let mut state = initial_state(&b, id, &cgroup)?;
     let locked = super::state::create(&ctx.root, id, &state)?;
     let criu_root = locked.dir.join("criu-root");
     let mut hooks = Hooks {
         locked: &locked,
         state: &mut state,
-        placement: &placement,
+        cgroup: &cgroup,
         console,
     };
     let result = (|| -> Result<()> {
-        let made = crate::cgroups::make(&placement)?;
+        cgroup.make()?;
+        let made = cgroup.created_parents();
         if made != hooks.state.cgroup_created_parents {
             hooks.state.cgroup_created_parents = made;
             hooks.locked.save(hooks.state)?;
@@ -112,7 +77,7 @@ pub fn restore(ctx: &Context, id: &str, o: &RestoreOptions) -> Result<i32> {
         let nodes = crate::cgroups::device_nodes(linux.and_then(|l| l.devices().as_deref()));
         let none = Default::default();
         let resources = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&none);
-        crate::cgroups::apply_resources(&placement, resources, &nodes, false)?;
+        cgroup.apply(resources, &nodes)?;
         std::fs::write(locked.config_path(), &b.raw)
             .sys(|| format!("write {}", locked.config_path().display()))?;
         let mounts = b.spec.mounts().as_deref().unwrap_or_default();
@@ -128,7 +93,7 @@ pub fn restore(ctx: &Context, id: &str, o: &RestoreOptions) -> Result<i32> {
             "restore {id}: bundle {}, images {}, cgroups {:?}",
             b.dir.display(),
             o.images.display(),
-            placement.paths
+            cgroup.paths()
         ));
         criu::restore(
             &criu::Restore {
@@ -159,36 +124,86 @@ pub fn restore(ctx: &Context, id: &str, o: &RestoreOptions) -> Result<i32> {
     let _ = std::fs::remove_dir(&criu_root);
     let state = hooks.state.clone();
     if let Err(e) = result {
-        undo(locked, &state, &placement);
+        undo(locked, &state, &cgroup);
         return Err(e);
     }
     drop(locked);
     if o.detach {
         return Ok(0);
     }
+    wait_in_foreground(ctx, id, &state)
+}
+
+/// As `run` in the foreground: wait for the container, forwarding signals to it, then delete it
+/// and return its exit status.
+fn wait_in_foreground(ctx: &Context, id: &str, state: &State) -> Result<i32> {
     forward_signals(state.pid);
     let code = wait_exit(state.pid)?;
     if let Some(locked) = super::state::open(&ctx.root, id)? {
-        super::delete::destroy(locked, &state)?;
+        super::delete::destroy(locked, state)?;
     }
     Ok(code)
 }
 
+/// Whether the container has a terminal, once the console socket, work path and image path
+/// are found fit for it.
+fn check_paths(o: &RestoreOptions, spec: &Spec) -> Result<bool> {
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    // Whatever the mode, a terminal comes back only through a console socket (CRIU makes the new
+    // pty; we do not proxy it).
+    crate::tty::check_console_socket(true, terminal, o.console_socket.is_some())?;
+    if let Some(w) = &o.work {
+        std::fs::create_dir_all(w).sys(|| format!("work path: mkdir {}", w.display()))?;
+    }
+    let md = std::fs::metadata(&o.images).sys(|| format!("image path {}", o.images.display()))?;
+    if !md.is_dir() {
+        bail!("image path {}: not a directory", o.images.display());
+    }
+    Ok(terminal)
+}
+
+/// The first state, recorded before anything is made (as `create`'s): whatever a killed restore
+/// leaves behind, `delete` finds it from here.
+fn initial_state(b: &bundle::Bundle, id: &str, cgroup: &crate::cgroups::Cgroup) -> Result<State> {
+    let (creator_pid, creator_start_time) = own_identity()?;
+    Ok(State {
+        oci_version: b.spec.version().clone(),
+        id: id.to_string(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: crate::timestamp::now_rfc3339_nanos(),
+        annotations: b.spec.annotations().clone().unwrap_or_default(),
+        hooks: b.spec.hooks().clone(),
+        init_start_time: 0,
+        own_pid_ns: own_pid_namespace(&b.spec),
+        cgroup_paths: cgroup.paths().to_vec(),
+        cgroup_created_parents: cgroup.missing_parents(),
+        systemd_unit: None,
+        creator_pid,
+        creator_start_time,
+        host_rootfs_mount: None,
+    })
+}
+
 /// A failed restore: its processes (if CRIU got that far), cgroups and state go.
-fn undo(locked: Locked, state: &State, placement: &Placement) {
+fn undo(locked: Locked, state: &State, cgroup: &crate::cgroups::Cgroup) {
     if state.pid > 0 {
         crate::process::kill_and_reap(state.pid);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !crate::cgroups::pids(&placement.paths).is_empty() && Instant::now() < deadline {
-        super::kill::signal_all(&placement.paths, libc::SIGKILL);
+    while !cgroup.pids().is_empty() && Instant::now() < deadline {
+        cgroup.kill(libc::SIGKILL);
         std::thread::sleep(Duration::from_millis(5));
     }
-    let p = Placement {
-        created_parents: state.cgroup_created_parents.clone(),
-        ..placement.clone()
-    };
-    if let Err(e) = crate::cgroups::remove(&p) {
+    let cgroup =
+        crate::cgroups::Cgroup::existing(cgroup.paths(), &state.cgroup_created_parents, None);
+    if let Err(e) = cgroup.remove() {
         crate::logging::warn(&format!("{e:#}"));
     }
     if let Err(e) = locked.remove() {
@@ -260,7 +275,7 @@ fn namespaces(spec: &Spec) -> Result<(Vec<(String, OwnedFd)>, Vec<(String, Strin
 struct Hooks<'a> {
     locked: &'a Locked,
     state: &'a mut State,
-    placement: &'a Placement,
+    cgroup: &'a crate::cgroups::Cgroup,
     console: Option<OwnedFd>,
 }
 
@@ -270,7 +285,7 @@ impl criu::swrk::Hooks for Hooks<'_> {
         criu: i32,
         req: &mut rust_criu::rust_criu_protobuf::rpc::Criu_req,
     ) -> Result<()> {
-        crate::cgroups::add_process(self.placement, criu, false, &Default::default())?;
+        self.cgroup.add(criu, &Default::default(), None)?;
         criu::restore::cgroup_roots(criu, req)
     }
 

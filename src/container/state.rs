@@ -2,7 +2,6 @@
 //! guarded by an exclusive `flock` on the container's directory, so that commands on one container
 //! are serialised while commands on different containers never wait for each other.
 
-use super::status::Status;
 use crate::errno::SysContext;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
@@ -22,6 +21,30 @@ pub const INIT_ERROR: &str = "init.err";
 /// config.json as it was at create, for `exec` (its namespaces, process defaults, seccomp). A
 /// file of its own, so that the commands that only need the state never parse it.
 pub const CONFIG_FILE: &str = "config.json";
+
+/// A container's status, as the state file records it and `state` reports it (the live one is
+/// computed by status::live_status).
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+    Paused,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Paused => "paused",
+        })
+    }
+}
 
 /// What is kept on disk. The OCI fields come first; the rest is rt's own bookkeeping.
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -152,24 +175,11 @@ pub fn create(root: &Path, id: &str, state: &State) -> Result<Locked> {
 }
 
 fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c =
-        |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
-    let (f, t) = (c(from)?, c(to)?);
-    // Safety: two valid C strings.
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            f.as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    let e = match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => return Ok(()),
+        Err(e) => std::io::Error::from(e),
     };
-    if r == 0 {
-        return Ok(());
-    }
-    let e = std::io::Error::last_os_error();
     if e.raw_os_error() != Some(libc::EINVAL) {
         return Err(e);
     }
@@ -177,6 +187,17 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     // directory (rename may replace an empty directory, atomically).
     std::fs::create_dir(to)?;
     std::fs::rename(from, to)
+}
+
+impl State {
+    /// The container's cgroups, as recorded.
+    pub fn cgroup(&self) -> crate::cgroups::Cgroup {
+        crate::cgroups::Cgroup::existing(
+            &self.cgroup_paths,
+            &self.cgroup_created_parents,
+            self.systemd_unit.as_deref(),
+        )
+    }
 }
 
 impl Locked {
@@ -312,7 +333,7 @@ mod tests {
 
     fn state(id: &str) -> State {
         let me = std::process::id();
-        let (_, start) = super::super::status::proc_stat(me as i32).unwrap();
+        let (_, start) = crate::pidinfo::proc_stat(me as i32).unwrap();
         serde_json::from_value(serde_json::json!({
             "ociVersion": "1.3.0", "id": id, "status": "creating", "pid": 0,
             "bundle": "/b", "rootfs": "/b/rootfs", "created": "now", "initStartTime": 0,

@@ -4,7 +4,6 @@
 
 use super::status::Status;
 use super::{load, open_existing, Context};
-use crate::cgroups::Placement;
 use crate::errno::SysContext;
 use anyhow::{bail, Context as _, Result};
 use oci_spec::runtime::{LinuxResources, Spec};
@@ -28,11 +27,7 @@ pub fn update(ctx: &Context, id: &str, new: &LinuxResources) -> Result<()> {
         .ok()
         .and_then(|s| s.linux().clone());
     let nodes = crate::cgroups::device_nodes(linux.as_ref().and_then(|l| l.devices().as_deref()));
-    if let Some(unit) = &state.systemd_unit {
-        crate::cgroups::systemd::update(unit, &merged)?;
-    }
-    let placement = Placement::from_paths(&state.cgroup_paths)?;
-    crate::cgroups::apply_resources(&placement, &apply, &nodes, true)?;
+    state.cgroup().update(&merged, &apply, &nodes)?;
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, serde_json::to_vec(&config)?)
         .sys(|| format!("write {}", tmp.display()))?;

@@ -7,13 +7,9 @@ use anyhow::{bail, Result};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use oci_spec::runtime::Hook;
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
-
-/// Every hook kind rt runs, by its name in config.json (the table lives with the config checks,
-/// which walk it; `rt features` lists it).
-pub use crate::container::config::HOOK_KINDS as KINDS;
 
 /// Run the hooks of one kind in order; the first failure stops the rest, except for `poststop`:
 /// there a failure is only a warning and the remaining hooks still run (runtime.md, lifecycle
@@ -112,28 +108,22 @@ fn run_one(h: &Hook, input: &[u8], default_env: &[String]) -> Result<()> {
 
 /// True once the child has exited; false if `secs` passed first.
 fn wait_timeout(child: &std::process::Child, secs: i64) -> Result<bool> {
-    // Safety: pidfd_open of our own unreaped child.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as i32, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).sys(|| "pidfd_open");
-    }
-    // Safety: the kernel just gave us this descriptor.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // Our own unreaped child: its pid is not reused.
+    let pidfd = crate::sys::pidfd_open(child.id() as i32).sys(|| "pidfd_open")?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs as u64);
     loop {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let mut p = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        // Safety: poll on one valid descriptor.
-        match unsafe { libc::poll(&mut p, 1, ms) } {
-            1 => return Ok(true),
-            0 => return Ok(false),
-            _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
-            _ => return Err(std::io::Error::last_os_error()).sys(|| "poll"),
+        let mut p = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut p,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(1) => return Ok(true),
+            Ok(_) => return Ok(false),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).sys(|| "poll"),
         }
     }
 }
@@ -158,23 +148,9 @@ fn output(mut f: std::fs::File) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::config::validate_hooks as validate;
-    use oci_spec::runtime::Hooks;
 
     fn hook(json: &str) -> Hook {
         serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn every_kind_is_read_from_its_config_field() {
-        for (i, (kind, _)) in KINDS.iter().enumerate() {
-            // An unknown name would be dropped by serde and read as no hooks at all.
-            let h: Hooks =
-                serde_json::from_str(&format!(r#"{{"{kind}":[{{"path":"/bin/true"}}]}}"#)).unwrap();
-            for (j, (_, other)) in KINDS.iter().enumerate() {
-                assert_eq!(other(&h).is_some(), i == j, "{kind}");
-            }
-        }
     }
 
     #[test]
@@ -277,12 +253,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("#0") && !e.contains("#2"), "{e}");
-    }
-
-    #[test]
-    fn relative_paths_and_bad_timeouts_are_refused() {
-        assert!(validate("poststop", &[hook(r#"{"path":"bin/x"}"#)]).is_err());
-        assert!(validate("poststop", &[hook(r#"{"path":"/bin/x","timeout":0}"#)]).is_err());
-        validate("poststop", &[hook(r#"{"path":"/bin/x","timeout":2}"#)]).unwrap();
     }
 }

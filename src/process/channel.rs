@@ -11,7 +11,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// What the init tells its parent.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
 pub enum FromInit {
     /// Set up, ready to park on the exec fifo (the death signal still set).
     Ready,
@@ -31,7 +31,7 @@ pub enum FromInit {
 }
 
 /// What the parent tells the init.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
 pub enum ToInit {
     /// Id maps written: go on with the setup, up to what needs the cgroup.
     Go,
@@ -128,6 +128,27 @@ impl Channel {
         Ok(Some(msg))
     }
 
+    /// In the child: wait for the runtime's `want`. `name` names the channel in the error for
+    /// another message ("init", "exec"); `gone` is the error when the runtime closed it.
+    pub fn expect(&self, want: ToInit, name: &str, gone: &str) -> Result<()> {
+        match self.recv::<ToInit>()? {
+            Some((m, _)) if m == want => Ok(()),
+            Some((m, _)) => bail!("{name} channel: unexpected {m:?}"),
+            None => bail!("{gone}"),
+        }
+    }
+
+    /// In the runtime: wait for the child's `want`; the error it sends instead is ours, and
+    /// `gone` is the error when it exits without one.
+    pub fn expect_from_child(&self, want: FromInit, gone: &str) -> Result<()> {
+        match self.recv::<FromInit>()? {
+            Some((m, _)) if m == want => Ok(()),
+            Some((FromInit::Error(msg), _)) => bail!("{msg}"),
+            Some((m, _)) => bail!("init channel: unexpected {m:?}"),
+            None => bail!("{gone}"),
+        }
+    }
+
     /// The next message, or `None` when the other side closed the channel.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<(T, Option<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MSG];
@@ -145,7 +166,7 @@ impl Channel {
                     for c in m.cmsgs().context("read control message")? {
                         if let ControlMessageOwned::ScmRights(fds) = c {
                             for f in fds {
-                                // Safety: the kernel just installed this descriptor for us.
+                                // SAFETY: the kernel just installed this descriptor for us.
                                 let owned = unsafe { OwnedFd::from_raw_fd(f) };
                                 fd.get_or_insert(owned);
                             }

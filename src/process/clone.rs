@@ -1,8 +1,11 @@
 //! One `clone3` with the namespace flags (`clone` on kernels without it). The child continues as
 //! a copy of this single-threaded process, like fork: no re-exec of the runtime.
 
+use crate::errno::SysContext;
 use anyhow::{Context, Result};
 use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use std::os::fd::{AsFd, AsRawFd};
 
 #[repr(C)]
 #[derive(Default)]
@@ -43,7 +46,7 @@ pub fn clone(flags: u64, cgroup_fd: Option<i32>) -> Result<Forked> {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd as u64;
     }
-    // Safety: clone3 without CLONE_VM and without a stack behaves like fork; the caller is
+    // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork; the caller is
     // single-threaded, so the child may go on running Rust code.
     let ret = unsafe {
         libc::syscall(
@@ -53,7 +56,7 @@ pub fn clone(flags: u64, cgroup_fd: Option<i32>) -> Result<Forked> {
         )
     };
     let ret = if ret == -1 && Errno::last() == Errno::ENOSYS && cgroup_fd.is_none() {
-        // Safety: as above; x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
+        // SAFETY: as above; x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
         unsafe {
             libc::syscall(
                 libc::SYS_clone,
@@ -74,5 +77,51 @@ pub fn clone(flags: u64, cgroup_fd: Option<i32>) -> Result<Forked> {
             Ok(Forked::Child)
         }
         pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// [`clone`] into the v2 cgroup directory `cgroup` (CLONE_INTO_CGROUP: the child is born in it)
+/// when given; kernels before 5.7 lack it, and the child is then cloned outside it, for the
+/// runtime to move. Also whether the child was born in `cgroup`.
+pub fn clone_into(flags: u64, cgroup: Option<&std::fs::File>) -> Result<(Forked, bool)> {
+    if let Some(dir) = cgroup {
+        if let Ok(forked) = clone(flags, Some(dir.as_raw_fd())) {
+            return Ok((forked, true));
+        }
+    }
+    Ok((clone(flags, None)?, false))
+}
+
+/// The runtime's own PID and time namespaces for its children, kept while it joins or makes
+/// others for the clone (they apply only to children), to return to afterwards.
+#[derive(Default)]
+pub struct ReturnTo {
+    own: Vec<(CloneFlags, std::fs::File)>,
+}
+
+impl ReturnTo {
+    /// Keep the runtime's current namespace of kind `flag` for children (CLONE_NEWPID or
+    /// CLONE_NEWTIME).
+    pub fn keep(&mut self, flag: CloneFlags) -> Result<()> {
+        let own = match flag.bits() {
+            crate::namespaces::CLONE_NEWTIME => "/proc/self/ns/time_for_children",
+            _ => "/proc/self/ns/pid_for_children",
+        };
+        let file = std::fs::File::open(own).sys(|| format!("open {own}"))?;
+        self.own.push((flag, file));
+        Ok(())
+    }
+
+    /// Nothing to return to after all.
+    pub fn clear(&mut self) {
+        self.own.clear();
+    }
+
+    /// Back to the namespaces kept, after the clone.
+    pub fn back(&self) -> Result<()> {
+        for (f, file) in &self.own {
+            nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;
+        }
+        Ok(())
     }
 }

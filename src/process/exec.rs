@@ -8,14 +8,13 @@
 use super::channel::{self, Channel, FromInit, ToInit};
 use super::prepare::{self, Exec};
 use super::{clone, reap_on_error, Console, Spawned};
-use crate::cgroups::SelfJoin;
+use crate::cgroups::{Cgroup, SelfJoin};
 use crate::errno::SysContext;
 use crate::namespaces::CLONE_NEWTIME;
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{Linux, Process};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
 
 pub struct ExecOptions<'a> {
     /// A pidfd of the container's init: pins it while we join its namespaces.
@@ -27,7 +26,7 @@ pub struct ExecOptions<'a> {
     pub linux: Option<&'a Linux>,
     /// Cgroup directories to join (the process writes v1 `tasks` itself, see SelfJoin; the
     /// runtime writes `cgroup.procs` in the others).
-    pub cgroups: &'a [PathBuf],
+    pub cgroups: &'a Cgroup,
     pub console: Console,
     pub preserve_fds: i32,
     /// linux.seccomp's program, compiled (or taken from the cache) by the runtime.
@@ -62,17 +61,14 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     };
     let (parent_end, child_end) = channel::pair()?;
     // The process moves itself into the v1 cgroups (no RCU grace period, see SelfJoin).
-    let self_join = SelfJoin::open_dirs(o.cgroups.iter().map(|d| d.as_path()));
+    let self_join = o.cgroups.self_join();
 
     let time = CloneFlags::from_bits_retain(CLONE_NEWTIME);
     let for_children = o.namespaces & (CloneFlags::CLONE_NEWPID | time);
-    let mut restore = Vec::new();
-    for (f, own) in [
-        (CloneFlags::CLONE_NEWPID, "/proc/self/ns/pid_for_children"),
-        (time, "/proc/self/ns/time_for_children"),
-    ] {
+    let mut restore = clone::ReturnTo::default();
+    for f in [CloneFlags::CLONE_NEWPID, time] {
         if for_children.contains(f) {
-            restore.push((f, std::fs::File::open(own).sys(|| format!("open {own}"))?));
+            restore.keep(f)?;
         }
     }
     // Joining a PID namespace needs CAP_SYS_ADMIN in our own user namespace too: a rootless
@@ -95,28 +91,20 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     let v2 = match affinity(o.process, true) {
         Some(_) => None,
         None if two_step => None,
-        None => v2_dir(o.cgroups),
+        None => o.cgroups.open_v2_dir(),
     };
     // Born not dumpable: the container's processes may not reach our /proc files (exe, fd,
     // mem) nor ptrace us before we exec, not even for an instant after the clone.
     super::init::set_dumpable(false);
     crate::testpoint::pause_point("exec:before-clone");
-    let mut forked = clone::clone(0, v2.as_ref().map(|(_, f)| f.as_raw_fd()));
-    let mut in_v2_cgroup = v2.is_some();
-    if forked.is_err() && in_v2_cgroup {
-        // Kernels before 5.7 lack CLONE_INTO_CGROUP.
-        forked = clone::clone(0, None);
-        in_v2_cgroup = false;
-    }
-    if let Ok(clone::Forked::Child) = forked {
+    let forked = clone::clone_into(0, v2.as_ref().map(|(_, f)| f));
+    if let Ok((clone::Forked::Child, _)) = forked {
         drop(parent_end);
         drop(restore);
         child(o, &root, child_end, two_step, self_join)
     }
-    for (f, file) in &restore {
-        nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;
-    }
-    let clone::Forked::Parent(mut pid) = forked? else {
+    restore.back()?;
+    let (clone::Forked::Parent(mut pid), in_v2_cgroup) = forked? else {
         unreachable!("the child never returns")
     };
     drop(child_end);
@@ -129,14 +117,15 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         if let Some(initial) = affinity(o.process, true) {
             super::sched::set_affinity(pid, initial, "process.execCPUAffinity.initial")?;
         }
-        let joined = |d: &PathBuf| {
-            self_join.covers(d) || (in_v2_cgroup && v2.as_ref().is_some_and(|(p, _)| p == d))
-        };
-        for dir in o.cgroups.iter().filter(|d| !joined(d)) {
-            let procs = dir.join("cgroup.procs");
-            std::fs::write(&procs, pid.to_string())
-                .sys(|| format!("add pid {pid} to {}", procs.display()))?;
+        super::Joining {
+            cgroup: o.cgroups,
+            self_join,
+            born_in: v2
+                .as_ref()
+                .filter(|_| in_v2_cgroup)
+                .map(|(d, _)| d.as_path()),
         }
+        .finish(pid)?;
         parent_end.send(&ToInit::Go, None)?;
         let console_master = super::wait_ready(&parent_end, None, "the exec'd process")?;
         Ok(Spawned {
@@ -146,20 +135,6 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         })
     })();
     reap_on_error(pid, result)
-}
-
-/// The container's v2 cgroup directory, opened for CLONE_INTO_CGROUP, if it has one: told by
-/// each directory's filesystem (a statfs each), not by reading mountinfo, which runs to
-/// hundreds of kilobytes on a node with many containers.
-fn v2_dir(dirs: &[PathBuf]) -> Option<(PathBuf, std::fs::File)> {
-    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
-    let dir = dirs
-        .iter()
-        .find(|d| statfs(d.as_path()).is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC))?;
-    let file = std::fs::File::open(dir)
-        .inspect_err(|e| crate::logging::debug(&format!("open {}: {e}", dir.display())))
-        .ok()?;
-    Some((dir.to_path_buf(), file))
 }
 
 /// process.execCPUAffinity's `initial` or `final` list, when set and not empty.
@@ -195,7 +170,7 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
     guard();
     // A foreground `exec` forwards signals through a handler that the clone copied: until it
     // execs, this process must die of them as any process would.
-    crate::container::foreground::reset_in_child();
+    crate::signal::forward::reset_in_child();
     // Nothing of the caller's goes into the container with it: its log (a host file; errors
     // go over the channel), command line and environment, and no descriptor it does not use.
     crate::logging::detach();
@@ -203,7 +178,7 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
     if let Err(e) = super::fds::close_others(o.preserve_fds, &needed_fds(o, root, &chan, &cgroups))
     {
         let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
-        unsafe { libc::_exit(1) }
+        crate::sys::exit_now(1)
     }
     let mut joined = None;
     if two_step {
@@ -213,10 +188,10 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
                 guard();
                 joined = Some(j);
             }
-            Ok(None) => unsafe { libc::_exit(0) },
+            Ok(None) => crate::sys::exit_now(0),
             Err(e) => {
                 let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
-                unsafe { libc::_exit(1) }
+                crate::sys::exit_now(1)
             }
         }
     }
@@ -226,12 +201,11 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
             let err = exec.exec();
             let msg = format!("exec {:?}: {}", exec.path, crate::errno::describe_io(&err));
             let _ = chan.send(&FromInit::error(&msg), None);
-            // Safety: end the child without the parent's atexit handlers.
-            unsafe { libc::_exit(127) }
+            crate::sys::exit_now(127)
         }
         Err(e) => {
             let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
-            unsafe { libc::_exit(1) }
+            crate::sys::exit_now(1)
         }
     }
 }
@@ -281,11 +255,7 @@ fn setup(
     joined: Option<Joined>,
     cgroups: SelfJoin,
 ) -> Result<Exec> {
-    match chan.recv::<ToInit>()? {
-        Some((ToInit::Go, _)) => {}
-        Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
-        None => bail!("runtime exited during setup"),
-    }
+    chan.expect(ToInit::Go, "exec", "runtime exited during setup")?;
     // After Go: the runtime has set execCPUAffinity.initial, which comes before the move.
     cgroups.join()?;
     crate::testpoint::pause_point("exec:child-setup");

@@ -15,32 +15,22 @@ static INHERITED: OnceLock<Vec<RawFd>> = OnceLock::new();
 pub fn record_inherited(count: i32) {
     let open = (3..3i64.saturating_add(count.max(0) as i64))
         .map(|fd| fd as RawFd)
-        // Safety: F_GETFD on a descriptor number only reads its flags (EBADF when closed).
-        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+        .filter(|&fd| crate::sys::is_open(fd))
         .collect();
     let _ = INHERITED.set(open);
 }
 
 pub fn close_all_but(preserve: i32, internal: &[RawFd]) -> Result<()> {
     let first = 3 + preserve.max(0) as u32;
-    // Safety: close_range with CLOSE_RANGE_CLOEXEC closes nothing now; it only sets flags.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if r != 0 {
-        let e = std::io::Error::last_os_error();
+    // With CLOSE_RANGE_CLOEXEC it closes nothing now; it only sets flags.
+    if let Err(e) = crate::sys::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) {
+        let e = std::io::Error::from(e);
         // Before Linux 5.11 (no CLOSE_RANGE_CLOEXEC) or 5.9 (no close_range): one by one.
         if !matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) {
             return Err(e).context("close_range");
         }
         for fd in open_fds()?.into_iter().filter(|&fd| fd >= first as RawFd) {
-            // Safety: F_SETFD only sets the flag of a descriptor we hold.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            crate::sys::set_cloexec(fd, true);
         }
     }
     let inherited = INHERITED.get().map(Vec::as_slice).unwrap_or_default();
@@ -48,8 +38,7 @@ pub fn close_all_but(preserve: i32, internal: &[RawFd]) -> Result<()> {
         if internal.contains(&fd) || !inherited.contains(&fd) {
             continue;
         }
-        // Safety: F_SETFD on a descriptor the caller passed.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        crate::sys::set_cloexec(fd, false);
     }
     Ok(())
 }
@@ -80,21 +69,17 @@ pub fn close_others(preserve: i32, keep: &[RawFd]) -> Result<()> {
 }
 
 fn close_range(first: u32, last: u32) -> Result<()> {
-    // Safety: closes descriptors only; none of those in the range is in use by live objects
-    // of this process (the caller keeps what it uses).
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
-    if r == 0 {
-        return Ok(());
-    }
-    let e = std::io::Error::last_os_error();
-    if e.raw_os_error() != Some(libc::ENOSYS) {
-        return Err(e).context("close_range");
+    // None of those in the range is in use by live objects of this process (the caller keeps
+    // what it uses).
+    match crate::sys::close_range(first, last, 0) {
+        Ok(()) => return Ok(()),
+        Err(nix::errno::Errno::ENOSYS) => {}
+        Err(e) => return Err(std::io::Error::from(e)).context("close_range"),
     }
     // Before Linux 5.9: the open ones, as /proc lists them.
     for fd in open_fds()? {
         if fd as u32 >= first && fd as u32 <= last {
-            // Safety: as above.
-            unsafe { libc::close(fd) };
+            crate::sys::close_number(fd);
         }
     }
     Ok(())

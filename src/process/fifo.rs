@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use nix::sys::stat::Mode;
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -60,11 +60,8 @@ impl Released {
     /// POLLERR. False if `limit` passed first.
     pub fn wait(&self, limit: Option<Duration>) -> bool {
         let deadline = limit.map(|l| Instant::now() + l);
-        let mut p = libc::pollfd {
-            fd: std::os::fd::AsRawFd::as_raw_fd(&self.0),
-            events: 0,
-            revents: 0,
-        };
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut p = [PollFd::new(self.0.as_fd(), PollFlags::empty())];
         loop {
             let ms = match deadline {
                 None => -1,
@@ -73,13 +70,15 @@ impl Released {
                     .as_millis()
                     .min(i32::MAX as u128) as i32,
             };
-            // Safety: poll on one valid descriptor.
-            match unsafe { libc::poll(&mut p, 1, ms) } {
-                0 => return false,
-                r if r > 0 => return true,
-                _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+            match poll(
+                &mut p,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE),
+            ) {
+                Ok(0) => return false,
+                Ok(_) => return true,
+                Err(nix::errno::Errno::EINTR) => {}
                 // Nothing better to do than to stop waiting.
-                _ => return true,
+                Err(_) => return true,
             }
         }
     }

@@ -31,8 +31,8 @@ fn userns_fd(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<OwnedFd
             drop(w);
             let mut b = [0u8; 1];
             let _ = nix::unistd::read(&r, &mut b);
-            // Safety: leave the short-lived child without running the parent's exit handlers.
-            unsafe { libc::_exit(0) }
+            // The short-lived child leaves without running the parent's exit handlers.
+            crate::sys::exit_now(0)
         }
         super::clone::Forked::Parent(pid) => {
             drop(r);

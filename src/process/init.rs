@@ -24,8 +24,7 @@ pub fn run(
         run_init(opts, plan, chan, mount_userns, cgroups)
     }))
     .unwrap_or(1);
-    // Safety: end the child without running the parent's atexit handlers.
-    unsafe { libc::_exit(code) }
+    crate::sys::exit_now(code)
 }
 
 fn run_init(
@@ -44,8 +43,8 @@ fn run_init(
         last_words(opts, &chan, &format!("{e:#}"));
         return 1;
     }
-    // Safety: closing our copy of a descriptor nothing else in this process uses.
-    unsafe { libc::close(opts.state_lock) };
+    // Our copy of the runtime's lock: nothing in this process uses it.
+    crate::sys::close_number(opts.state_lock);
     // Nothing of the runtime's caller may reach the container: descriptors the init does not
     // need (the cgroup directory it was cloned into, a manager's sockets...), the caller's
     // command line and environment.
@@ -66,7 +65,7 @@ fn run_init(
     }
     // `run` forwards signals through a handler that the clone copied: the init (the rt code
     // up to exec) must die of them as any process would.
-    crate::container::foreground::reset_in_child();
+    crate::signal::forward::reset_in_child();
     match setup(opts, plan, &chan, mount_userns) {
         Ok(exec) => {
             let err = exec.exec();
@@ -119,29 +118,84 @@ fn setup(
 ) -> Result<Exec> {
     let spec = opts.spec;
     let process = spec.process().as_ref().context("process missing")?;
-    match chan.recv::<ToInit>()? {
-        Some((ToInit::Go, _)) => {}
-        Some((m, _)) => bail!("init channel: unexpected {m:?}"),
-        None => bail!("runtime exited during setup"),
-    }
+    chan.expect(ToInit::Go, "init", "runtime exited during setup")?;
     // The id maps are written: not dumpable again until exec (see run_init).
     set_dumpable(false);
     crate::testpoint::pause_point("create:init-setup");
-    // The parent puts us in the cgroups we could not join ourselves meanwhile (on v1 that
-    // takes an RCU grace period). Only hooks and the last steps (seccomp load, user switch,
-    // Ready) wait for it, so that mounts and the seccomp compilation overlap it.
-    let joined = std::cell::Cell::new(false);
-    let in_cgroup = || -> Result<()> {
-        if joined.get() {
+    let cgroup = CgroupJoined {
+        chan,
+        joined: std::cell::Cell::new(false),
+    };
+    enter_namespaces(plan, &cgroup)?;
+    // Every write through /proc from here on goes through a procfs of our own (see procfs),
+    // made when first needed.
+    let proc = crate::procfs::Lazy::default();
+    if let Some(adj) = process.oom_score_adj() {
+        proc.get()?
+            .write("self/oom_score_adj", adj.to_string().as_bytes())
+            .with_context(|| format!("set process.oomScoreAdj {adj}"))?;
+    }
+    let seccomp_listener = make_rootfs(opts, plan, chan, mount_userns, &cgroup)?;
+    set_names(spec, plan)?;
+    if !opts.no_new_keyring {
+        join_session_keyring(opts.id)?;
+    }
+    let exec = prepare::prepare(prepare::Options {
+        process,
+        linux: spec.linux().as_ref(),
+        preserve_fds: opts.preserve_fds,
+        keep_fds: &[
+            chan.raw_fd(),
+            std::os::fd::AsRawFd::as_raw_fd(opts.fifo),
+            std::os::fd::AsRawFd::as_raw_fd(opts.error_file),
+        ],
+        seccomp_listener,
+        seccomp: opts.seccomp,
+        before_load: &|| cgroup.wait(),
+        proc: &proc,
+    })?;
+    drop(proc);
+    park(opts, chan)?;
+    if let Some(list) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_deref())
+    {
+        crate::hooks::run_all_with_env(
+            "startContainer",
+            list,
+            &hook_state(opts, "created"),
+            process.env().as_deref().unwrap_or(&[]),
+        )?;
+    }
+    crate::signal::reset_all();
+    Ok(exec)
+}
+
+/// The parent puts us in the cgroups we could not join ourselves meanwhile (on v1 that takes an
+/// RCU grace period). Only hooks and the last steps (seccomp load, user switch, Ready) wait for
+/// it, so that mounts and the seccomp compilation overlap it.
+struct CgroupJoined<'a> {
+    chan: &'a Channel,
+    joined: std::cell::Cell<bool>,
+}
+
+impl CgroupJoined<'_> {
+    /// Wait until we are in every cgroup (at once when we are already).
+    fn wait(&self) -> Result<()> {
+        if self.joined.get() {
             return Ok(());
         }
-        match chan.recv::<ToInit>()? {
-            Some((ToInit::CgroupJoined, _)) => joined.set(true),
-            Some((m, _)) => bail!("init channel: unexpected {m:?}"),
-            None => bail!("runtime exited during setup"),
-        }
+        self.chan
+            .expect(ToInit::CgroupJoined, "init", "runtime exited during setup")?;
+        self.joined.set(true);
         Ok(())
-    };
+    }
+}
+
+/// The container's namespaces: those joined by path (the runtime joined the PID and time ones
+/// for the clone), a cgroup namespace rooted at the container's cgroup, a session of its own.
+fn enter_namespaces(plan: &Plan, cgroup: &CgroupJoined) -> Result<()> {
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         super::pdeath::keep(user::become_namespace_root);
     }
@@ -153,53 +207,60 @@ fn setup(
     }
     if plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
         // The namespace's root is the cgroup we are in when we make it.
-        in_cgroup()?;
+        cgroup.wait()?;
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("create cgroup namespace")?;
     }
     // Session leader, so that a terminal can become our controlling one.
     nix::unistd::setsid().context("setsid")?;
-    // Every write through /proc from here on goes through a procfs of our own (see procfs),
-    // made when first needed.
-    let proc = crate::procfs::Lazy::default();
-    if let Some(adj) = process.oom_score_adj() {
-        proc.get()?
-            .write("self/oom_score_adj", adj.to_string().as_bytes())
-            .with_context(|| format!("set process.oomScoreAdj {adj}"))?;
-    }
+    Ok(())
+}
 
+/// The state the hooks run in the container get: the runtime's, with our pid and `status`.
+fn hook_state(opts: &InitOptions, status: &str) -> serde_json::Value {
+    let mut s = opts.hook_state.clone();
+    s["status"] = status.into();
+    s["pid"] = nix::unistd::getpid().as_raw().into();
+    s
+}
+
+/// The root filesystem, with the createRuntime (runtime side) and createContainer hooks before
+/// the pivot and the console after it. Also the seccomp notify listener, connected first.
+fn make_rootfs(
+    opts: &InitOptions,
+    plan: &Plan,
+    chan: &Channel,
+    mount_userns: &[Option<OwnedFd>],
+    cgroup: &CgroupJoined,
+) -> Result<Option<crate::seccomp::Listener>> {
+    let spec = opts.spec;
+    let process = spec.process().as_ref().context("process missing")?;
     let in_userns = plan.new.contains(CloneFlags::CLONE_NEWUSER)
         || plan
             .join
             .iter()
             .any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER);
     let hooks = spec.hooks().as_ref();
-    let hook_state = |status: &str| {
-        let mut s = opts.hook_state.clone();
-        s["status"] = status.into();
-        s["pid"] = nix::unistd::getpid().as_raw().into();
-        s
-    };
     let mut before_pivot = || -> Result<()> {
         let Some(h) = hooks else { return Ok(()) };
         // Hook processes are children of ours: they start in the container's cgroup.
-        in_cgroup()?;
+        cgroup.wait()?;
         let runtime_side = [h.prestart(), h.create_runtime()]
             .iter()
             .any(|l| l.as_ref().is_some_and(|v| !v.is_empty()));
         if runtime_side {
             chan.send(&FromInit::RuntimeHooks, None)?;
-            match chan.recv::<ToInit>()? {
-                Some((ToInit::HooksDone, _)) => {}
-                Some((m, _)) => bail!("init channel: unexpected {m:?}"),
-                None => bail!("runtime exited while running hooks"),
-            }
+            chan.expect(
+                ToInit::HooksDone,
+                "init",
+                "runtime exited while running hooks",
+            )?;
         }
         let list = h.create_container().as_deref().unwrap_or(&[]);
         // Lifecycle step 5, after the environment is made: "created" (see Callbacks::runtime_hooks).
         crate::hooks::run_all_with_env(
             "createContainer",
             list,
-            &hook_state("created"),
+            &hook_state(opts, "created"),
             process.env().as_deref().unwrap_or(&[]),
         )
     };
@@ -222,7 +283,7 @@ fn setup(
     // listenerPath is a host path: connect while it still resolves.
     let seccomp_listener = crate::seccomp::connect_listener(
         spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
-        &hook_state("creating"),
+        &hook_state(opts, "creating"),
     )?;
     rootfs::setup(
         spec,
@@ -249,7 +310,11 @@ fn setup(
     if crate::namespaces::has(plan, CloneFlags::CLONE_NEWNS) {
         reopen_dev_null();
     }
+    Ok(seccomp_listener)
+}
 
+/// process.hostname and domainname, which need a UTS namespace of the container's.
+fn set_names(spec: &oci_spec::runtime::Spec, plan: &Plan) -> Result<()> {
     let has_uts = plan.new.contains(CloneFlags::CLONE_NEWUTS)
         || plan
             .join
@@ -267,26 +332,12 @@ fn setup(
         }
         set_domainname(d)?;
     }
+    Ok(())
+}
 
-    if !opts.no_new_keyring {
-        join_session_keyring(opts.id)?;
-    }
-    let exec = prepare::prepare(prepare::Options {
-        process,
-        linux: spec.linux().as_ref(),
-        preserve_fds: opts.preserve_fds,
-        keep_fds: &[
-            chan.raw_fd(),
-            std::os::fd::AsRawFd::as_raw_fd(opts.fifo),
-            std::os::fd::AsRawFd::as_raw_fd(opts.error_file),
-        ],
-        seccomp_listener,
-        seccomp: opts.seccomp,
-        before_load: &in_cgroup,
-        proc: &proc,
-    })?;
-    drop(proc);
-
+/// Ready: wait until `create` has recorded the container, then outlive it, parked on the exec
+/// fifo until `start` opens it.
+fn park(opts: &InitOptions, chan: &Channel) -> Result<()> {
     // Still dying with `create` (see pdeath) until it has recorded the container.
     chan.send(&FromInit::Ready, None)?;
     match chan.recv_plain::<ToInit>()? {
@@ -302,18 +353,9 @@ fn setup(
     crate::logging::detach();
     let _ = chan.send(&FromInit::Parked, None);
     if !super::fifo::wait(opts.fifo) {
-        unsafe { libc::_exit(1) }
+        crate::sys::exit_now(1)
     }
-    if let Some(list) = hooks.and_then(|h| h.start_container().as_deref()) {
-        crate::hooks::run_all_with_env(
-            "startContainer",
-            list,
-            &hook_state("created"),
-            process.env().as_deref().unwrap_or(&[]),
-        )?;
-    }
-    crate::signal::reset_all();
-    Ok(exec)
+    Ok(())
 }
 
 /// As runc: stdio that is the host's null device becomes the container's own `/dev/null`, so
@@ -338,11 +380,8 @@ fn reopen_dev_null() {
         return;
     }
     for fd in 0..3 {
-        // Safety: fstat and dup3 on descriptor numbers only; a closed one fails fstat.
-        let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        if fstat(b).is_ok_and(|st| is_null(&st)) {
-            // Safety: replaces descriptor `fd` with a copy of ours; nothing else owns it here.
-            unsafe { libc::dup3(std::os::fd::AsRawFd::as_raw_fd(&null), fd, 0) };
+        if crate::sys::fstat_number(fd).is_ok_and(|st| is_null(&st)) {
+            let _ = crate::sys::dup_onto(std::os::fd::AsFd::as_fd(&null), fd);
         }
     }
 }
@@ -350,32 +389,20 @@ fn reopen_dev_null() {
 /// PR_SET_DUMPABLE: a process that is not dumpable has /proc files only the host's root can
 /// open (exe, fd, environ, mem, root), and cannot be ptraced by the container's processes.
 pub(super) fn set_dumpable(on: bool) {
-    // Safety: plain prctl.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong) };
+    let _ = nix::sys::prctl::set_dumpable(on);
 }
 
 fn set_domainname(d: &str) -> Result<()> {
-    // Safety: pointer and length of a live buffer.
-    let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("setdomainname {d:?}"));
-    }
-    Ok(())
+    crate::sys::setdomainname(d)
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("setdomainname {d:?}"))
 }
 
 fn join_session_keyring(id: &str) -> Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let name = cstring(&format!("_ses.{id}"), "keyring name")?;
-    // Safety: keyctl with a valid C string.
-    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
+    match crate::sys::join_session_keyring(&name) {
         // Kernels without keys, or seccomp'd hosts: runc carries on the same way.
-        if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EACCES)) {
-            return Ok(());
-        }
-        return Err(e).context("join a new session keyring");
+        Ok(()) | Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::EACCES) => Ok(()),
+        Err(e) => Err(std::io::Error::from(e)).context("join a new session keyring"),
     }
-    Ok(())
 }

@@ -106,17 +106,9 @@ pub fn apply(p: &LinuxMemoryPolicy) -> Result<()> {
         .iter()
         .flatten()
         .fold(mode_bits(p.mode()), |m, f| m | flag_bits(*f));
-    // maxnode counts bits, and the kernel uses one fewer than it is given.
-    let maxnode = (mask.len() * libc::c_ulong::BITS as usize + 1) as libc::c_ulong;
-    let ptr = match mask.is_empty() {
-        true => std::ptr::null(),
-        false => mask.as_ptr(),
-    };
-    // Safety: a nodemask of `maxnode - 1` bits (or NULL with no nodes).
-    let r = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) };
-    if r != 0 {
+    if let Err(e) = crate::sys::set_mempolicy(mode, &mask) {
         let flags: Vec<String> = p.flags().iter().flatten().map(|f| f.to_string()).collect();
-        return Err(std::io::Error::last_os_error()).sys(|| {
+        return Err(e).sys(|| {
             format!(
                 "linux.memoryPolicy: set_mempolicy {} nodes {nodes:?} flags {flags:?}",
                 p.mode()

@@ -18,13 +18,13 @@ pub mod sealed_exe;
 mod title;
 mod user;
 
-use crate::cgroups::Placement;
+use crate::cgroups::{Cgroup, Placement, SelfJoin};
 use crate::namespaces::{self, CLONE_NEWTIME};
 use anyhow::{bail, Context, Result};
 use channel::{Channel, FromInit, ToInit};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
 
 /// Everything the init needs; the child reads it from its copy of the parent's memory.
@@ -86,142 +86,43 @@ pub trait Parent {
 
 /// `parent.cloned` runs in the parent right after the clone (to record the pid before anything else
 /// can fail). On error the init is killed and reaped.
-pub fn spawn(
-    opts: &InitOptions,
-    placement: &Placement,
-    parent: &mut dyn Parent,
-) -> Result<Spawned> {
+pub fn spawn(opts: &InitOptions, cgroup: &Cgroup, parent: &mut dyn Parent) -> Result<Spawned> {
     let plan = namespaces::plan(opts.spec)?;
-    if let Some(sysctls) = opts.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        // A namespace joined by path counts only if it is not the runtime's (the host's) own.
-        let has = |ns: &str| {
-            plan.new.iter().any(|f| namespaces::name(f) == ns)
-                || plan
-                    .join
-                    .iter()
-                    .any(|(f, p)| namespaces::name(*f) == ns && !namespaces::is_own(*f, p))
-        };
-        crate::rootfs::sysctl::validate(sysctls, has)?;
-    }
+    check_sysctls(opts.spec, &plan)?;
     let mount_userns = idmap::mount_userns(opts.spec)?;
     let (parent_end, child_end) = channel::pair()?;
-
-    // PID and time namespaces given by path apply only to children: join them for the clone
-    // and return to our own afterwards.
-    let for_children: Vec<_> = plan
-        .join
-        .iter()
-        .filter(|(f, _)| *f == CloneFlags::CLONE_NEWPID || f.bits() == CLONE_NEWTIME)
-        .cloned()
-        .collect();
-    let mut restore = Vec::new();
-    for (f, path) in &for_children {
-        let own = match f.bits() {
-            CLONE_NEWTIME => "/proc/self/ns/time_for_children",
-            _ => "/proc/self/ns/pid_for_children",
-        };
-        restore.push((
-            *f,
-            std::fs::File::open(own).with_context(|| format!("open {own}"))?,
-        ));
-        namespaces::join(*f, path)?;
-    }
-    // Cgroup namespaces are made by the init once it is in its cgroup.
-    let mut clone_flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
-    // Time offsets must be written before any process enters the namespace: unshare it for our
-    // children, write them, and let the clone enter it.
-    if let Some(offsets) = time_offsets(opts.spec) {
-        if !plan
-            .new
-            .contains(CloneFlags::from_bits_retain(CLONE_NEWTIME))
-        {
-            bail!("linux.timeOffsets: needs a new time namespace in linux.namespaces");
-        }
-        let own = "/proc/self/ns/time_for_children";
-        restore.push((
-            CloneFlags::from_bits_retain(CLONE_NEWTIME),
-            std::fs::File::open(own).with_context(|| format!("open {own}"))?,
-        ));
-        nix::sched::unshare(CloneFlags::from_bits_retain(CLONE_NEWTIME))
-            .context("create time namespace")?;
-        crate::procfs::ProcFs::host()?
-            .write("self/timens_offsets", offsets.as_bytes())
-            .context("write linux.timeOffsets")?;
-        clone_flags -= CloneFlags::from_bits_retain(CLONE_NEWTIME);
-    }
+    let (restore, clone_flags) = enter_for_children(opts.spec, &plan)?;
     // On cgroup v2 the init is born inside its cgroup: it never runs unconfined.
-    let cgroup_dir = placement.v2_dir().and_then(|d| {
-        std::fs::File::open(d)
-            .inspect_err(|e| crate::logging::debug(&format!("open {}: {e}", d.display())))
-            .ok()
-    });
-    let self_join = crate::cgroups::SelfJoin::open(placement);
+    let cgroup_dir = cgroup.open_v2_dir();
+    let self_join = cgroup.self_join();
     // The init is born not dumpable (and stays so until it execs the user's program): the
     // container's processes, or a neighbour sharing its PID namespace, may not open its /proc
     // files (exe, fd, environ, mem) nor ptrace it, not even for an instant after the clone.
     init::set_dumpable(false);
-    let mut forked = clone::clone(
+    let forked = clone::clone_into(
         clone_flags.bits() as u64,
-        cgroup_dir.as_ref().map(|f| f.as_raw_fd()),
+        cgroup_dir.as_ref().map(|(_, f)| f),
     );
-    let mut in_v2_cgroup = cgroup_dir.is_some();
-    if forked.is_err() && in_v2_cgroup {
-        // Kernels before 5.7 lack CLONE_INTO_CGROUP: the parent moves the init instead.
-        forked = clone::clone(clone_flags.bits() as u64, None);
-        in_v2_cgroup = false;
-    }
-    if let Ok(clone::Forked::Child) = forked {
+    if let Ok((clone::Forked::Child, _)) = forked {
         drop(parent_end);
         drop(restore);
         init::run(opts, &plan, child_end, &mount_userns, self_join)
     }
-    for (f, file) in &restore {
-        nix::sched::setns(file.as_fd(), *f).context("return to the runtime's namespace")?;
-    }
-    let clone::Forked::Parent(pid) = forked? else {
+    restore.back()?;
+    let (clone::Forked::Parent(pid), in_v2_cgroup) = forked? else {
         unreachable!("the child never returns from init::run")
     };
     drop(child_end);
 
-    let result = (|| -> Result<Option<OwnedFd>> {
-        parent.cloned(pid)?;
-        if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
-            if opts.rootless {
-                match parent_end.recv::<FromInit>()? {
-                    Some((FromInit::MapIds, _)) => {}
-                    Some((FromInit::Error(msg), _)) => bail!("{msg}"),
-                    Some((m, _)) => bail!("init channel: unexpected {m:?}"),
-                    None => bail!("container init exited before its id maps were written"),
-                }
-            }
-            idmap::write(pid, opts.spec, opts.rootless)?;
-        }
-        // The init joins its v1 cgroups itself (SelfJoin); the rest, if any, are ours to write.
-        // On v1 that takes an RCU grace period (milliseconds): the init sets itself up
-        // meanwhile, and waits for CgroupJoined before hooks and before it loads seccomp and
-        // becomes the container's user.
-        parent_end.send(&ToInit::Go, None)?;
-        crate::cgroups::add_process(placement, pid, in_v2_cgroup, &self_join)?;
-        drop(self_join);
-        // Sent to an init that already failed, this fails: wait_ready then reports its error.
-        let _ = parent_end.send(&ToInit::CgroupJoined, None);
-        let console_master = wait_ready(
-            &parent_end,
-            Some(&mut || parent.runtime_hooks()),
-            "container init",
-        )?;
-        parent.parked()?;
-        // The init clears its death signal only now, and says so before we may exit.
-        parent_end.send(&ToInit::Recorded, None)?;
-        match parent_end.recv::<FromInit>()? {
-            Some((FromInit::Parked, _)) => {}
-            Some((FromInit::Error(msg), _)) => bail!("{msg}"),
-            Some((m, _)) => bail!("init channel: unexpected {m:?}"),
-            None => bail!("container init exited before parking on the exec fifo"),
-        }
-        Ok(console_master)
-    })();
-    match result {
+    let joining = Joining {
+        cgroup,
+        self_join,
+        born_in: cgroup_dir
+            .as_ref()
+            .filter(|_| in_v2_cgroup)
+            .map(|(d, _)| d.as_path()),
+    };
+    match serve_init(opts, &plan, pid, &parent_end, joining, parent) {
         Ok(console_master) => Ok(Spawned {
             pid,
             channel: parent_end,
@@ -234,6 +135,107 @@ pub fn spawn(
             Err(init_error(&parent_end).unwrap_or(e))
         }
     }
+}
+
+/// linux.sysctl: only for namespaces the container has of its own.
+fn check_sysctls(spec: &Spec, plan: &namespaces::Plan) -> Result<()> {
+    let Some(sysctls) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    // A namespace joined by path counts only if it is not the runtime's (the host's) own.
+    let has = |ns: &str| {
+        plan.new.iter().any(|f| namespaces::name(f) == ns)
+            || plan
+                .join
+                .iter()
+                .any(|(f, p)| namespaces::name(*f) == ns && !namespaces::is_own(*f, p))
+    };
+    crate::rootfs::sysctl::validate(sysctls, has)
+}
+
+/// PID and time namespaces given by path apply only to children: join them for the clone and
+/// return to our own afterwards (the [`clone::ReturnTo`]). Also the flags the clone makes.
+fn enter_for_children(
+    spec: &Spec,
+    plan: &namespaces::Plan,
+) -> Result<(clone::ReturnTo, CloneFlags)> {
+    let time = CloneFlags::from_bits_retain(CLONE_NEWTIME);
+    let mut restore = clone::ReturnTo::default();
+    for (f, path) in &plan.join {
+        if *f == CloneFlags::CLONE_NEWPID || *f == time {
+            restore.keep(*f)?;
+            namespaces::join(*f, path)?;
+        }
+    }
+    // Cgroup namespaces are made by the init once it is in its cgroup.
+    let mut clone_flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
+    // Time offsets must be written before any process enters the namespace: unshare it for our
+    // children, write them, and let the clone enter it.
+    if let Some(offsets) = time_offsets(spec) {
+        if !plan.new.contains(time) {
+            bail!("linux.timeOffsets: needs a new time namespace in linux.namespaces");
+        }
+        restore.keep(time)?;
+        nix::sched::unshare(time).context("create time namespace")?;
+        crate::procfs::ProcFs::host()?
+            .write("self/timens_offsets", offsets.as_bytes())
+            .context("write linux.timeOffsets")?;
+        clone_flags -= time;
+    }
+    Ok((restore, clone_flags))
+}
+
+/// A new process on its way into its cgroups: those it joins by itself (`self_join`), the v2
+/// one it was born in (`born_in`), and the rest, which the runtime writes.
+struct Joining<'a> {
+    cgroup: &'a Cgroup,
+    self_join: SelfJoin,
+    born_in: Option<&'a Path>,
+}
+
+impl Joining<'_> {
+    /// The runtime's part; the `tasks` files the process joined through are closed.
+    fn finish(self, pid: i32) -> Result<()> {
+        self.cgroup.add(pid, &self.self_join, self.born_in)
+    }
+}
+
+/// The parent's side of the init's setup, from the clone until the init parks.
+fn serve_init(
+    opts: &InitOptions,
+    plan: &namespaces::Plan,
+    pid: i32,
+    chan: &Channel,
+    joining: Joining,
+    parent: &mut dyn Parent,
+) -> Result<Option<OwnedFd>> {
+    parent.cloned(pid)?;
+    if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
+        if opts.rootless {
+            chan.expect_from_child(
+                FromInit::MapIds,
+                "container init exited before its id maps were written",
+            )?;
+        }
+        idmap::write(pid, opts.spec, opts.rootless)?;
+    }
+    // The init joins its v1 cgroups itself (SelfJoin); the rest, if any, are ours to write.
+    // On v1 that takes an RCU grace period (milliseconds): the init sets itself up
+    // meanwhile, and waits for CgroupJoined before hooks and before it loads seccomp and
+    // becomes the container's user.
+    chan.send(&ToInit::Go, None)?;
+    joining.finish(pid)?;
+    // Sent to an init that already failed, this fails: wait_ready then reports its error.
+    let _ = chan.send(&ToInit::CgroupJoined, None);
+    let console_master = wait_ready(chan, Some(&mut || parent.runtime_hooks()), "container init")?;
+    parent.parked()?;
+    // The init clears its death signal only now, and says so before we may exit.
+    chan.send(&ToInit::Recorded, None)?;
+    chan.expect_from_child(
+        FromInit::Parked,
+        "container init exited before parking on the exec fifo",
+    )?;
+    Ok(console_master)
 }
 
 /// The error a dead init left on the channel, if any.

@@ -54,7 +54,8 @@ impl Exec {
         if let Err(e) = self.seccomp.replace(seccomp::Pending::None).load() {
             return std::io::Error::other(format!("load seccomp filter: {e:#}"));
         }
-        // Safety: NULL-terminated arrays of pointers to C strings that `self` owns.
+        // SAFETY: NULL-terminated arrays of pointers to C strings that `self` owns, made before
+        // the filter was loaded (no allocation between the load and the exec).
         unsafe {
             libc::execve(
                 self.path.as_ptr(),
@@ -138,10 +139,9 @@ pub fn prepare(o: Options) -> Result<Exec> {
         ),
     }
     if no_new_privs {
-        // Safety: plain prctl.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("set no_new_privs");
-        }
+        nix::sys::prctl::set_no_new_privs()
+            .map_err(std::io::Error::from)
+            .context("set no_new_privs")?;
     }
     // A seccomp agent expects its fd during `create` (runc's agents wait for it before
     // `start`): a profile with NOTIFY rules is loaded now, the others right before execve.

@@ -47,13 +47,8 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
                 l.hard()
             );
         }
-        let lim = libc::rlimit {
-            rlim_cur: l.soft(),
-            rlim_max: l.hard(),
-        };
-        // Safety: a valid rlimit struct.
-        if unsafe { libc::setrlimit(resource(l.typ()), &lim) } != 0 {
-            return Err(std::io::Error::last_os_error()).with_context(|| {
+        if let Err(e) = crate::sys::setrlimit(resource(l.typ()), l.soft(), l.hard()) {
+            return Err(std::io::Error::from(e)).with_context(|| {
                 format!(
                     "setrlimit {} soft {} hard {}",
                     name(l.typ()),

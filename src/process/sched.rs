@@ -7,18 +7,7 @@ use oci_spec::runtime::{
     LinuxSchedulerPolicy, Scheduler,
 };
 
-#[repr(C)]
-#[derive(Default)]
-struct SchedAttr {
-    size: u32,
-    policy: u32,
-    flags: u64,
-    nice: i32,
-    priority: u32,
-    runtime: u64,
-    deadline: u64,
-    period: u64,
-}
+use crate::sys::SchedAttr;
 
 pub fn set_scheduler(s: &Scheduler) -> Result<()> {
     use LinuxSchedulerPolicy::*;
@@ -54,13 +43,7 @@ pub fn set_scheduler(s: &Scheduler) -> Result<()> {
         deadline: s.deadline().unwrap_or(0),
         period: s.period().unwrap_or(0),
     };
-    // Safety: sched_setattr on ourselves with a sched_attr of the size it states.
-    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error())
-            .sys(|| format!("set process.scheduler {:?}", s.policy()));
-    }
-    Ok(())
+    crate::sys::sched_setattr_self(&attr).sys(|| format!("set process.scheduler {:?}", s.policy()))
 }
 
 pub fn set_io_priority(p: &LinuxIOPriority) -> Result<()> {
@@ -75,14 +58,8 @@ pub fn set_io_priority(p: &LinuxIOPriority) -> Result<()> {
             p.priority()
         );
     }
-    const IOPRIO_WHO_PROCESS: i32 = 1;
     let value = (class << 13) | p.priority() as i32;
-    // Safety: ioprio_set on ourselves.
-    let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error()).sys(|| "set process.ioPriority");
-    }
-    Ok(())
+    crate::sys::ioprio_set_self(value).sys(|| "set process.ioPriority")
 }
 
 pub fn set_personality(p: &LinuxPersonality) -> Result<()> {
@@ -93,11 +70,9 @@ pub fn set_personality(p: &LinuxPersonality) -> Result<()> {
         LinuxPersonalityDomain::PerLinux => 0x0000,
         LinuxPersonalityDomain::PerLinux32 => 0x0008,
     };
-    // Safety: personality(2) with a plain value.
-    if unsafe { libc::personality(persona) } == -1 {
-        return Err(std::io::Error::last_os_error()).sys(|| "set linux.personality");
-    }
-    Ok(())
+    nix::sys::personality::set(nix::sys::personality::Persona::from_bits_retain(persona))
+        .map(drop)
+        .sys(|| "set linux.personality")
 }
 
 /// A CPU list as the kernel writes them ("0-3,7"), as used by process.execCPUAffinity.

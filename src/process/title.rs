@@ -22,14 +22,14 @@ pub fn scrub() {
         return;
     };
     if env_end > env_start {
-        // Safety: [env_start, env_end) is the environment block the kernel placed on our initial
+        // SAFETY: [env_start, env_end) is the environment block the kernel placed on our initial
         // stack (writable memory of this process, which nothing frees); the strings become
         // empty, which libc's getenv treats as absent.
         unsafe { std::ptr::write_bytes(env_start as *mut u8, 0, env_end - env_start) };
     }
     const TITLE: &[u8] = b"rt\0init\0";
     if arg_end > arg_start && arg_end - arg_start >= TITLE.len() {
-        // Safety: as above, for the argument block; std's copy of argv points into it and
+        // SAFETY: as above, for the argument block; std's copy of argv points into it and
         // reads "rt", "init" and empty strings from now on.
         unsafe {
             std::ptr::write_bytes(arg_start as *mut u8, 0, arg_end - arg_start);

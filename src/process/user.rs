@@ -13,10 +13,9 @@ pub fn become_namespace_root() {
 /// Switch to the configured user, keeping the permitted capabilities across the uid change so that
 /// the capability sets can be applied afterwards.
 pub fn switch(proc: &crate::procfs::Lazy, user: &User) -> Result<()> {
-    // Safety: plain prctl.
-    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("prctl PR_SET_KEEPCAPS");
-    }
+    nix::sys::prctl::set_keepcaps(true)
+        .map_err(std::io::Error::from)
+        .context("prctl PR_SET_KEEPCAPS")?;
     let gids: Vec<libc::gid_t> = user.additional_gids().iter().flatten().copied().collect();
     match this_thread::setgroups(&gids) {
         Ok(()) => {}
@@ -32,8 +31,7 @@ pub fn switch(proc: &crate::procfs::Lazy, user: &User) -> Result<()> {
         .with_context(|| format!("setgid {} (process.user.gid)", user.gid()))?;
     this_thread::setresuid(user.uid())
         .with_context(|| format!("setuid {} (process.user.uid)", user.uid()))?;
-    // Safety: plain prctl.
-    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    let _ = nix::sys::prctl::set_keepcaps(false);
     if let Some(mask) = user.umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
             mask as libc::mode_t,
@@ -46,25 +44,9 @@ pub fn switch(proc: &crate::procfs::Lazy, user: &User) -> Result<()> {
 /// process (POSIX wants that), and the thread that loads the seccomp filter must stay root with
 /// its capabilities (see the seccomp module).
 mod this_thread {
-    use nix::errno::Errno;
-
-    pub fn setgroups(gids: &[libc::gid_t]) -> nix::Result<()> {
-        // Safety: a pointer and length of a live slice.
-        let r = unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) };
-        Errno::result(r).map(drop)
-    }
-
-    pub fn setresgid(gid: libc::gid_t) -> nix::Result<()> {
-        // Safety: plain syscall.
-        let r = unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) };
-        Errno::result(r).map(drop)
-    }
-
-    pub fn setresuid(uid: libc::uid_t) -> nix::Result<()> {
-        // Safety: plain syscall.
-        let r = unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) };
-        Errno::result(r).map(drop)
-    }
+    pub use crate::sys::{
+        setgroups_thread as setgroups, setresgid_thread as setresgid, setresuid_thread as setresuid,
+    };
 }
 
 /// True in a user namespace whose setgroups(2) was denied before its gid map was written.
@@ -94,7 +76,7 @@ pub fn chown_stdio(uid: u32) -> Result<()> {
     use nix::sys::stat::{fstat, stat};
     let null = stat("/dev/null").context("stat /dev/null")?;
     for fd in 0..3 {
-        // Safety: stdio numbers, borrowed for the calls below.
+        // SAFETY: stdio numbers, borrowed for the calls below; a closed one is EBADF.
         let f = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         let st = match fstat(f) {
             Ok(st) => st,

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 fn open(rootfs: &Path) -> Result<OwnedFd> {
@@ -25,22 +25,7 @@ fn open(rootfs: &Path) -> Result<OwnedFd> {
 
 /// The mount id of what `fd` refers to.
 fn mount_id(fd: &OwnedFd) -> Result<u64> {
-    // Safety: statx into a zeroed struct of the right type, on a valid descriptor.
-    let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    let empty = c"";
-    let r = unsafe {
-        libc::statx(
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            libc::STATX_MNT_ID,
-            &mut st,
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error()).sys(|| "statx of the rootfs mount");
-    }
-    Ok(st.stx_mnt_id)
+    crate::sys::mount_id(fd.as_fd()).sys(|| "statx of the rootfs mount")
 }
 
 /// Bind the rootfs onto itself, private, in the host's mount namespace; its mount id.

@@ -15,20 +15,12 @@ const NONE: Option<&str> = None;
 /// slave of the host's mount, and so is everything bound from it (the rootfs, volumes beside
 /// it), which then still sees what the host mounts under a volume later.
 pub fn make_parent_unshared(rootfs: &Path) -> Result<()> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").sys(|| "read /proc/self/mountinfo")?;
+    let mi = crate::mountinfo::read().sys(|| "read /proc/self/mountinfo")?;
     // (mount point, shared): the last (topmost) of the longest mount points above the rootfs.
     let mut best: Option<(String, bool)> = None;
-    for line in mi.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let Some(mp) = fields.get(4) else {
-            continue;
-        };
-        let mp = crate::cgroups::unescape_mountinfo(mp);
-        let shared = fields
-            .iter()
-            .skip(6)
-            .take_while(|f| **f != "-")
-            .any(|f| f.starts_with("shared:"));
+    for e in crate::mountinfo::entries(&mi) {
+        let shared = e.is_shared();
+        let mp = e.mount_point;
         if rootfs.starts_with(&mp) && best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
             best = Some((mp, shared));
         }

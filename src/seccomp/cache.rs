@@ -207,8 +207,7 @@ fn make_room(dir: BorrowedFd, incoming: u64, replacing: &str) -> std::io::Result
         match kind(name) {
             Kind::Other => {}
             Kind::Temporary { writer } => {
-                let gone = writer
-                    .is_some_and(|(pid, start)| !crate::container::status::is_alive(pid, start));
+                let gone = writer.is_some_and(|(pid, start)| !crate::pidinfo::is_alive(pid, start));
                 if gone || age > MAX_TMP_AGE {
                     unlink(&n);
                 }
@@ -246,11 +245,10 @@ fn try_store(dir: BorrowedFd, key: &Key, program: &Program) -> std::io::Result<(
     // Named after the writer, whose death makes it stale at once (see make_room), and a random
     // suffix: a pid is no name of its own (rt may run in several PID namespaces).
     let me = std::process::id() as i32;
-    let start = crate::container::status::proc_stat(me).map_or(0, |(_, s)| s);
+    let start = crate::pidinfo::proc_stat(me).map_or(0, |(_, s)| s);
     let mut suffix = [0u8; 8];
-    // Safety: getrandom fills the buffer it is given.
-    if unsafe { libc::getrandom(suffix.as_mut_ptr().cast(), suffix.len(), 0) } != 8 {
-        return Err(std::io::Error::last_os_error());
+    if crate::sys::getrandom(&mut suffix)? != 8 {
+        return Err(std::io::Error::other("getrandom: short read"));
     }
     let tmp = format!(
         "{}.tmp.{me}.{start}.{:016x}",
@@ -424,7 +422,7 @@ mod tests {
     fn temporaries_of_dead_or_old_writers_are_swept() {
         let d = Dir::new("tmp");
         let me = std::process::id() as i32;
-        let (_, start) = crate::container::status::proc_stat(me).unwrap();
+        let (_, start) = crate::pidinfo::proc_stat(me).unwrap();
         // A writer that is gone: a child of ours, reaped.
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use libseccomp::ScmpFilterContext;
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompFilterFlag};
 use std::io::{Read, Seek};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// A BPF program ready for seccomp(SECCOMP_SET_MODE_FILTER) and its flags.
 #[derive(Clone)]
@@ -53,23 +53,13 @@ pub(super) fn supported_flags() -> Vec<LinuxSeccompFilterFlag> {
         .collect()
 }
 
-fn seccomp_set_filter(flags: libc::c_ulong, prog: *const libc::sock_fprog) -> libc::c_long {
-    // Safety: the kernel reads `prog` (or faults on NULL).
-    unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flags,
-            prog,
-        )
-    }
-}
-
 /// Whether the kernel knows these flags: with a NULL program it fails with EFAULT once the
 /// flags are accepted, EINVAL before (the probe libseccomp uses; nothing is installed).
 fn kernel_accepts(flags: libc::c_ulong) -> bool {
-    seccomp_set_filter(flags, std::ptr::null()) == -1
-        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+    matches!(
+        crate::sys::seccomp_set_mode_filter(flags, None),
+        Err(nix::errno::Errno::EFAULT)
+    )
 }
 
 /// The seccomp(2) flags for linux.seccomp.flags; `notify`: the filter has SCMP_ACT_NOTIFY rules.
@@ -162,15 +152,7 @@ impl Program {
             len: self.filter.len() as u16,
             filter: self.filter.as_ptr() as *mut libc::sock_filter,
         };
-        let r = seccomp_set_filter(flags, &prog);
-        if r < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if r > 0 && flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
-            // Safety: the kernel just gave us this fd (close-on-exec).
-            return Ok(Some(unsafe { OwnedFd::from_raw_fd(r as i32) }));
-        }
-        Ok(None)
+        crate::sys::seccomp_set_mode_filter(flags, Some(&prog)).map_err(std::io::Error::from)
     }
 }
 

@@ -85,45 +85,26 @@ impl Conn {
     /// Send the state with `fd` in SCM_RIGHTS on the first sendmsg(2), the rest of a short write
     /// without; then the connection is closed (dropped), as the spec requires.
     pub(super) fn send(self, fd: OwnedFd) -> std::io::Result<()> {
-        const SPACE: usize =
-            unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
-        // u64 alignment for the cmsghdr.
-        let mut cbuf = [0u64; SPACE.div_ceil(8)];
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        let fds = [fd.as_raw_fd()];
         let mut sent = 0;
         let mut first = true;
         while sent < self.message.len() {
-            let rest = &self.message[sent..];
-            let mut iov = libc::iovec {
-                iov_base: rest.as_ptr() as *mut libc::c_void,
-                iov_len: rest.len(),
-            };
-            // Safety: zeroed msghdr filled with pointers to live buffers.
-            let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
-            mh.msg_iov = &mut iov;
-            mh.msg_iovlen = 1;
-            if first {
-                mh.msg_control = cbuf.as_mut_ptr().cast();
-                mh.msg_controllen = SPACE as _;
-                // Safety: the control buffer holds one cmsghdr with room for one fd.
-                unsafe {
-                    let c = libc::CMSG_FIRSTHDR(&mh);
-                    (*c).cmsg_level = libc::SOL_SOCKET;
-                    (*c).cmsg_type = libc::SCM_RIGHTS;
-                    (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as _;
-                    std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), fd.as_raw_fd());
-                }
-            }
-            // Safety: mh points to live buffers.
-            let n = unsafe { libc::sendmsg(self.sock.as_raw_fd(), &mh, libc::MSG_NOSIGNAL) };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
+            let rest = [std::io::IoSlice::new(&self.message[sent..])];
+            let rights = [ControlMessage::ScmRights(&fds)];
+            let cmsgs: &[ControlMessage] = if first { &rights } else { &[] };
+            match sendmsg::<()>(
+                self.sock.as_raw_fd(),
+                &rest,
+                cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(n) => sent += n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
             }
             first = false;
-            sent += n as usize;
         }
         drop(fd);
         Ok(())

@@ -13,7 +13,7 @@ use nix::pty::{grantpt, posix_openpt, unlockpt};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::Box as ConsoleSize;
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// runc's checkTerminal: `--console-socket` is for a process that gets a terminal and that we do
 /// not wait for (`create`, `run -d`, `exec -d`), and such a process cannot do without one.
@@ -51,29 +51,24 @@ pub fn setup_console(size: Option<&ConsoleSize>, dev_console: bool) -> Result<Ow
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        // Safety: TIOCSWINSZ with a valid winsize.
-        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) } != 0 {
-            return Err(std::io::Error::last_os_error()).sys(|| "set process.consoleSize");
-        }
+        crate::sys::set_window_size(master.as_raw_fd(), &ws).sys(|| "set process.consoleSize")?;
     }
     let slave = open_peer(&master)?;
     if dev_console {
         mount_console(&slave)?;
     }
-    // Safety: TIOCSCTTY on the slave of a session leader.
-    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
-        return Err(std::io::Error::last_os_error())
-            .sys(|| "make the pty the controlling terminal");
-    }
-    for fd in 0..3 {
-        // Safety: dup2 onto stdio numbers.
-        if unsafe { libc::dup2(slave.as_raw_fd(), fd) } < 0 {
-            return Err(std::io::Error::last_os_error()).sys(|| "dup2 the pty onto stdio");
-        }
+    // The slave of a session leader.
+    crate::sys::set_controlling_terminal(slave.as_fd())
+        .sys(|| "make the pty the controlling terminal")?;
+    for dup2 in [
+        nix::unistd::dup2_stdin::<&OwnedFd>,
+        nix::unistd::dup2_stdout,
+        nix::unistd::dup2_stderr,
+    ] {
+        dup2(&slave).sys(|| "dup2 the pty onto stdio")?;
     }
     drop(slave);
-    // Safety: posix_openpt returned a fresh descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(master.into_raw_fd()) })
+    Ok(master.into())
 }
 
 fn is_char(st: &libc::stat, dev: impl Fn(u64, u64) -> bool) -> bool {
@@ -86,20 +81,11 @@ fn is_char(st: &libc::stat, dev: impl Fn(u64, u64) -> bool) -> bool {
 
 /// The slave of `master`, opened through the master itself.
 fn open_peer(master: &nix::pty::PtyMaster) -> Result<OwnedFd> {
-    const TIOCGPTPEER: libc::c_ulong = 0x5441;
-    // Safety: TIOCGPTPEER returns a new descriptor or -1.
-    let fd = unsafe {
-        libc::ioctl(
-            master.as_raw_fd(),
-            TIOCGPTPEER as _,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).sys(|| "open the pty slave (TIOCGPTPEER)");
-    }
-    // Safety: the kernel just gave us this descriptor.
-    let slave = unsafe { OwnedFd::from_raw_fd(fd) };
+    let slave = crate::sys::open_pty_peer(
+        master.as_fd(),
+        libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+    )
+    .sys(|| "open the pty slave (TIOCGPTPEER)")?;
     let st = nix::sys::stat::fstat(&slave).sys(|| "stat the pty slave")?;
     // UNIX98 pty slaves: majors 136 to 143.
     if !is_char(&st, |major, _| (136..=143).contains(&major)) {

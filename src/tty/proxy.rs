@@ -30,7 +30,7 @@ impl HostConsole {
     /// terminal; a foreground terminal process without any is an error.
     pub fn open() -> Result<HostConsole> {
         for fd in [2, 1, 0] {
-            // Safety: stdio numbers, only borrowed to be duplicated.
+            // SAFETY: stdio numbers, only borrowed to be duplicated (a closed one fails).
             let b = unsafe { BorrowedFd::borrow_raw(fd) };
             if let Ok(saved) = tcgetattr(b) {
                 let fd = b.try_clone_to_owned().sys(|| "dup the host terminal")?;
@@ -53,7 +53,8 @@ static WINCH: AtomicI32 = AtomicI32::new(-1);
 extern "C" fn on_winch(_: libc::c_int) {
     let fd = WINCH.load(Ordering::Relaxed);
     if fd >= 0 {
-        // Safety: write is async-signal-safe; a full pipe already holds a wake-up.
+        // SAFETY: write is async-signal-safe; the pipe lives as long as the handler is
+        // installed; a full pipe already holds a wake-up.
         unsafe { libc::write(fd, b"w".as_ptr().cast(), 1) };
     }
 }
@@ -90,7 +91,7 @@ impl Proxy {
         // The handler's pipe is never closed: a handler running on another thread may still
         // write to it, and there is one proxy per rt process.
         WINCH.store(winch_w.into_raw_fd(), Ordering::Relaxed);
-        // Safety: the handler only writes to a pipe. SIGWINCH is ours now, never forwarded:
+        // SAFETY: the handler only writes to a pipe. SIGWINCH is ours now, never forwarded:
         // resizing the pty makes the kernel signal the container's foreground process group.
         unsafe { libc::signal(libc::SIGWINCH, on_winch as *const () as libc::sighandler_t) };
         let host_fd = host.fd.as_raw_fd();
@@ -110,14 +111,14 @@ impl Drop for Proxy {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        // Safety: back to the default disposition (ignore) for SIGWINCH.
+        // SAFETY: back to the default disposition (ignore) for SIGWINCH.
         unsafe { libc::signal(libc::SIGWINCH, libc::SIG_DFL) };
         let _ = tcsetattr(&self.host.fd, SetArg::TCSANOW, &self.host.saved);
     }
 }
 
 fn pump(master: OwnedFd, host: RawFd, winch: OwnedFd, stop: OwnedFd) {
-    // Safety: stdin stays open for the life of rt.
+    // SAFETY: stdin stays open for the life of rt.
     let stdin = unsafe { BorrowedFd::borrow_raw(0) };
     let mut pending: Vec<u8> = Vec::new(); // input the pty did not take yet
     let mut stdin_open = true;
@@ -193,12 +194,8 @@ fn pump(master: OwnedFd, host: RawFd, winch: OwnedFd, stop: OwnedFd) {
 }
 
 fn copy_size(from: RawFd, to: RawFd) {
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // Safety: TIOCGWINSZ/TIOCSWINSZ with a valid winsize. Errors are ignored as runc does: the
-    // host terminal may be going away.
-    unsafe {
-        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 {
-            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
-        }
+    // Errors are ignored as runc does: the host terminal may be going away.
+    if let Ok(ws) = crate::sys::window_size(from) {
+        let _ = crate::sys::set_window_size(to, &ws);
     }
 }

@@ -69,9 +69,12 @@ pub(super) fn cpuacct_v1(dir: &Path, u: &mut CpuUsage) -> Result<()> {
 
 /// USER_HZ, the unit of cpuacct.stat; 100 on every architecture containers run on.
 pub(super) fn clock_ticks() -> u64 {
-    // SAFETY: sysconf only reads a constant of the C library.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    u64::try_from(hz).ok().filter(|&h| h > 0).unwrap_or(100)
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK);
+    hz.ok()
+        .flatten()
+        .and_then(|h| u64::try_from(h).ok())
+        .filter(|&h| h > 0)
+        .unwrap_or(100)
 }
 
 // ---- cpuset (v1) ----

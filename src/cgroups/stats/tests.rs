@@ -238,8 +238,12 @@ fn reads_v1_controllers_with_v2_hugetlb() {
 
     assert_eq!(oom_kills(&dir_for), Some(2));
 
-    // The JSON, key by key as runc writes it.
-    let v = to_value(&s);
+    v1_json_is_runcs(&s);
+}
+
+/// The JSON of the v1 statistics, key by key as runc writes it.
+fn v1_json_is_runcs(s: &Stats) {
+    let v = to_value(s);
     assert_eq!(
         keys(&v),
         set(&[
@@ -311,10 +315,9 @@ fn reads_v1_controllers_with_v2_hugetlb() {
     assert_eq!(v["network_interfaces"], Value::Null);
 }
 
-#[test]
-fn reads_v2_controllers() {
-    let t = Tree::new("v2");
-    let d = t.dir(
+/// A v2 cgroup with every controller's files.
+fn v2_tree(t: &Tree) -> PathBuf {
+    t.dir(
         "c",
         &[
             (
@@ -350,7 +353,13 @@ inactive_file 28672\nactive_file 323584\nunevictable 0\nslab 1708032\npgfault 36
             ("hugetlb.2MB.events", "max 0\n"),
             ("cgroup.procs", "1\n"),
         ],
-    );
+    )
+}
+
+#[test]
+fn reads_v2_controllers() {
+    let t = Tree::new("v2");
+    let d = v2_tree(&t);
     let dir_for = |c: &str| match c {
         "cpu" | "cpuacct" | "cpuset" | "memory" | "pids" | "blkio" | "hugetlb" => {
             Some((d.clone(), true))

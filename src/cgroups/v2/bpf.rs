@@ -312,6 +312,7 @@ mod tests {
             let pid = unsafe { libc::fork() };
             assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
             if pid == 0 {
+                // SAFETY: in the forked child, which only makes raw calls and _exits.
                 unsafe { child(&procs, allowed, denied) }
             }
             self.child = Some(pid);

@@ -77,12 +77,12 @@ const fn enabled(enabled: bool) -> Enabled {
 }
 
 pub fn document() -> Features {
-    use crate::container::config::implemented;
+    use super::config::{implemented, HOOK_KINDS, SPEC_VERSION};
     Features {
         // container::config accepts every 1.x ociVersion.
         oci_version_min: "1.0.0",
-        oci_version_max: crate::cli::SPEC_VERSION,
-        hooks: crate::hooks::KINDS.iter().map(|(name, _)| *name).collect(),
+        oci_version_max: SPEC_VERSION,
+        hooks: HOOK_KINDS.iter().map(|(name, _)| *name).collect(),
         mount_options: crate::rootfs::known_mount_options(),
         linux: Linux {
             namespaces: crate::namespaces::known()

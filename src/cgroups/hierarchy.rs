@@ -1,4 +1,4 @@
-//! The cgroup hierarchies mounted on this host, read once from /proc/self/mountinfo.
+//! The cgroup hierarchies mounted on this host, read from /proc/self/mountinfo.
 
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -23,8 +23,7 @@ impl Hierarchy {
 }
 
 pub fn hierarchies() -> Result<Vec<Hierarchy>> {
-    let raw =
-        std::fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    let raw = crate::mountinfo::read().context("read /proc/self/mountinfo")?;
     let mut h = parse(&raw);
     for v2 in h.iter_mut().filter(|h| h.v2) {
         let f = v2.mount.join("cgroup.controllers");
@@ -56,28 +55,21 @@ const V1_CONTROLLERS: &[&str] = &[
 
 pub fn parse(mountinfo: &str) -> Vec<Hierarchy> {
     let mut out: Vec<Hierarchy> = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let l: Vec<&str> = left.split(' ').collect();
-        let r: Vec<&str> = right.split(' ').collect();
-        if l.len() < 5 || r.len() < 3 {
-            continue;
-        }
+    for e in crate::mountinfo::entries(mountinfo) {
         // A bind mount of a sub-cgroup is not a hierarchy root.
-        if l[3] != "/" {
+        if e.root != "/" {
             continue;
         }
-        let mount = PathBuf::from(unescape(l[4]));
-        let h = match r[0] {
+        let mount = PathBuf::from(e.mount_point);
+        let h = match e.fstype {
             "cgroup2" => Hierarchy {
                 mount,
                 controllers: Vec::new(),
                 v2: true,
             },
             "cgroup" => {
-                let controllers: Vec<String> = r[2]
+                let controllers: Vec<String> = e
+                    .super_options
                     .split(',')
                     .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
                     .map(str::to_string)
@@ -102,26 +94,6 @@ pub fn parse(mountinfo: &str) -> Vec<Hierarchy> {
         }
     }
     out
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal.
-pub fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -153,11 +125,5 @@ mod tests {
         );
         assert!(h[0].v2);
         assert_eq!(h[2].controllers, ["cpu", "cpuacct"]);
-    }
-
-    #[test]
-    fn unescapes_octal() {
-        assert_eq!(unescape("/a\\040b\\134c"), "/a b\\c");
-        assert_eq!(unescape("/x\\0"), "/x\\0");
     }
 }

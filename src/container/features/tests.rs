@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::container::bundle;
+use crate::container::config::SPEC_VERSION;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -186,6 +187,6 @@ fn json_is_runc_style() {
     );
     assert!(text.ends_with("}\n"));
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["ociVersionMax"], crate::cli::SPEC_VERSION);
+    assert_eq!(v["ociVersionMax"], SPEC_VERSION);
     assert_eq!(v["linux"]["cgroup"]["systemdUser"], false);
 }
