@@ -65,6 +65,11 @@ fn the_validator_rejects_what_the_schema_forbids() {
             "is not one of",
         ),
         ("/linux/cgroup/v2", json!("yes"), "is not of type boolean"),
+        (
+            "/annotations/org.opencontainers.runc.checkpoint.enabled",
+            json!(true),
+            "is not of type string",
+        ),
     ];
     for (pointer, value, want) in broken {
         let mut doc = good.clone();

@@ -87,6 +87,18 @@ impl Validator {
                         }
                     }
                 }
+                "patternProperties" => {
+                    let pats = want.as_object().expect("patternProperties is an object");
+                    for (pat, sub) in pats {
+                        // The only one the spec's schemas use (annotations: any non-empty key).
+                        assert_eq!(pat, ".{1,}", "{file}: pattern {pat:?} is not implemented");
+                        for (name, v) in doc.as_object().into_iter().flatten() {
+                            if !name.is_empty() {
+                                self.check(file, sub, v, &format!("{at}.{name}"), errors);
+                            }
+                        }
+                    }
+                }
                 "items" => {
                     for (i, v) in doc.as_array().into_iter().flatten().enumerate() {
                         self.check(file, want, v, &format!("{at}[{i}]"), errors);
