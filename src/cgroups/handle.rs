@@ -179,7 +179,10 @@ impl Cgroup {
     pub fn open_v2_dir(&self) -> Option<(PathBuf, std::fs::File)> {
         let dir = self.placement().ok()?.v2_dir()?;
         let file = std::fs::File::open(dir)
-            .inspect_err(|e| crate::logging::debug(&format!("open {}: {e}", dir.display())))
+            .inspect_err(|e| {
+                let e = crate::errno::describe_io(e);
+                crate::logging::debug(&format!("open {}: {e}", dir.display()))
+            })
             .ok()?;
         Some((dir.to_path_buf(), file))
     }
