@@ -592,7 +592,7 @@ fn cases() -> Vec<Case> {
                 fs::remove_file(b.join("config.json")).unwrap();
                 std::os::unix::fs::symlink("config.json", b.join("config.json")).unwrap();
             },
-            "config.json: too many symbolic links",
+            "config.json: too many levels of symbolic links",
         ),
         files(
             "config.json of 17 MiB",

@@ -1,6 +1,7 @@
 //! runc-style logging: `--log FILE` and `--log-format text|json`, as containerd and podman read it.
 //! Without `--log`, log lines go to stderr. Debug lines appear only with `--debug`.
 
+use crate::errno::SysContext;
 use crate::timestamp;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -31,7 +32,7 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> anyhow::Result<(
                 .create(true)
                 .append(true)
                 .open(p)
-                .map_err(|e| anyhow::anyhow!("open log file {p:?}: {e}"))?,
+                .sys(|| format!("open log file {p:?}"))?,
         ),
         _ => None,
     };

@@ -45,7 +45,7 @@ fn main() {
     // container cannot write (CVE-2019-5736; see process::sealed_exe).
     if cli.enters_container() {
         if let Err(e) = process::sealed_exe::ensure() {
-            logging::fatal(&format!("{e:#}"));
+            logging::fatal(&crate::errno::words(&e));
             std::process::exit(1);
         }
     }
@@ -57,7 +57,7 @@ fn main() {
         logging::Format::Text
     };
     if let Err(e) = logging::init(cli.log.as_deref(), format, cli.debug) {
-        logging::fatal(&format!("{e:#}"));
+        logging::fatal(&crate::errno::words(&e));
         std::process::exit(1);
     }
     let (name, result) = cli::dispatch(cli);
@@ -65,8 +65,8 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             let msg = match name {
-                Some(n) => format!("{n}: {e:#}"),
-                None => format!("{e:#}"),
+                Some(n) => format!("{n}: {}", crate::errno::words(&e)),
+                None => crate::errno::words(&e),
             };
             logging::fatal(&msg);
             std::process::exit(1);

@@ -45,7 +45,7 @@ impl ProcFs {
         match mountapi::new_fs("proc", None, options, 0) {
             Ok(fd) => Self::verified(fd, "a private procfs"),
             Err(e) => {
-                crate::logging::debug(&format!("private procfs: {e:#}; using /proc"));
+                crate::logging::debug(&format!("private procfs: {e}; using /proc"));
                 Self::host()
             }
         }

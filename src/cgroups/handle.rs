@@ -187,7 +187,10 @@ impl Cgroup {
             })?,
         };
         let file = std::fs::File::open(dir)
-            .inspect_err(|e| crate::logging::debug(&format!("open {}: {e}", dir.display())))
+            .inspect_err(|e| {
+                let e = crate::errno::describe_io(e);
+                crate::logging::debug(&format!("open {}: {e}", dir.display()))
+            })
             .ok()?;
         Some((dir.to_path_buf(), file))
     }

@@ -267,8 +267,9 @@ fn make_delegated(placement: &mut Placement, unprivileged: bool) -> Result<Vec<P
             }
             Err(e) if denied(&e) => {
                 crate::logging::debug(&format!(
-                    "rootless: cgroup {} left out: {e:#}",
-                    dir.display()
+                    "rootless: cgroup {} left out: {}",
+                    dir.display(),
+                    crate::errno::words(&e)
                 ));
                 kept.skipped.push((h, dir));
             }
@@ -289,14 +290,11 @@ fn make_delegated(placement: &mut Placement, unprivileged: bool) -> Result<Vec<P
 
 /// A cgroup error that means "not delegated to this user".
 fn denied(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|io| {
-            matches!(
-                io.raw_os_error(),
-                Some(libc::EACCES | libc::EPERM | libc::EROFS)
-            )
-        })
-    })
+    use nix::errno::Errno;
+    matches!(
+        crate::errno::errno_of(e),
+        Some(Errno::EACCES | Errno::EPERM | Errno::EROFS)
+    )
 }
 
 /// Every process in the container's cgroup (from the first hierarchy that lists any).

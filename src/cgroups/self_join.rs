@@ -43,8 +43,9 @@ impl SelfJoin {
             {
                 Ok(f) => files.push((dir.to_path_buf(), f.into())),
                 Err(e) => crate::logging::debug(&format!(
-                    "open {}: {e}; the runtime moves the process instead",
-                    path.display()
+                    "open {}: {}; the runtime moves the process instead",
+                    path.display(),
+                    crate::errno::describe_io(&e)
                 )),
             }
         }

@@ -71,7 +71,8 @@ pub fn run(ctx: &Context, a: Args) -> Result<i32> {
     match exec(ctx, a) {
         Ok(code) => Ok(code),
         Err(e) => {
-            crate::logging::fatal(&format!("exec failed: {e:#}"));
+            let e = crate::errno::words(&e);
+            crate::logging::fatal(&format!("exec failed: {e}"));
             Ok(EXEC_FAILED)
         }
     }

@@ -61,8 +61,9 @@ pub fn sweep(root: &Path) {
                 locked.dir.display()
             )),
             Err(e) => crate::logging::debug(&format!(
-                "left {}, claimed by a create that died: {e}",
-                locked.dir.display()
+                "left {}, claimed by a create that died: {}",
+                locked.dir.display(),
+                crate::errno::describe_io(&e)
             )),
         }
     }

@@ -120,7 +120,7 @@ impl Drop for Undo {
         }
         if let Some((rootfs, id)) = &self.host_mount {
             if let Err(e) = crate::rootfs::host_ns::unbind(rootfs, *id) {
-                crate::logging::warn(&format!("{e:#}"));
+                crate::logging::warn(&crate::errno::words(&e));
             }
         }
         let _ = locked.remove();

@@ -24,7 +24,7 @@ pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
         if force {
             return Ok(());
         }
-        bail!("container \"{id}\" does not exist");
+        bail!(super::Error::not_found(id));
     };
     match locked.load() {
         Ok(Some(_)) => {}
@@ -32,7 +32,8 @@ pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
         Ok(None) => return locked.remove(),
         Err(e) if force => {
             // Nothing to go by: the directory goes, whatever else the container had stays.
-            crate::logging::warn(&format!("delete {id}: {e:#}; removing its state anyway"));
+            let e = crate::errno::words(&e);
+            crate::logging::warn(&format!("delete {id}: {e}; removing its state anyway"));
             return locked.remove();
         }
         Err(e) => return Err(e),
@@ -44,7 +45,10 @@ pub fn delete(ctx: &Context, id: &str, force: bool) -> Result<()> {
         Status::Created | Status::Creating | Status::Running | Status::Paused if force => {
             kill_init(&state)?
         }
-        _ => bail!("cannot delete container {id} that is not stopped: {st}"),
+        _ => bail!(super::Error::wrong_state(
+            st,
+            format!("cannot delete container {id} that is not stopped: {st}")
+        )),
     }
     crate::testpoint::pause_point("delete:after-kill");
     destroy(locked, &state)
@@ -102,7 +106,7 @@ pub(super) fn destroy(locked: Locked, state: &State) -> Result<()> {
         let st = serde_json::to_value(super::public(state, Status::Stopped, String::new()))?;
         // A failed poststop hook is a warning: the container is gone all the same.
         if let Err(e) = crate::hooks::run_all("poststop", list, &st) {
-            crate::logging::warn(&format!("{e:#}"));
+            crate::logging::warn(&crate::errno::words(&e));
         }
     }
     cg

@@ -35,7 +35,10 @@ pub fn events(
         let locked = open_existing(ctx, id)?;
         let (state, st) = load(&locked, id)?;
         if st == Status::Stopped {
-            bail!("container with id {id} is not running");
+            bail!(super::Error::wrong_state(
+                st,
+                format!("container with id {id} is not running")
+            ));
         }
         let cgroup = state.cgroup();
         cgroup.placement()?;

@@ -2,6 +2,7 @@
 //! namespaces, root and cgroups and gets the process's own credentials, capabilities, seccomp
 //! profile and label, as the init did.
 
+use super::error::wrong;
 use super::foreground::{forward_signals, wait_exit};
 use super::status::{proc_stat, Status};
 use super::{load, open_existing, write_pid_file, Context};
@@ -41,11 +42,15 @@ pub fn exec(
     let locked = open_existing(ctx, id)?;
     let (state, status) = load(&locked, id)?;
     match status {
-        Status::Stopped => bail!("cannot exec in a stopped container"),
-        Status::Paused if !o.ignore_paused => {
-            bail!("cannot exec in a paused container (use --ignore-paused to override)")
-        }
-        Status::Creating => bail!("cannot exec in a container that is still being created"),
+        Status::Stopped => bail!(wrong(status, "cannot exec in a stopped container")),
+        Status::Paused if !o.ignore_paused => bail!(wrong(
+            status,
+            "cannot exec in a paused container (use --ignore-paused to override)"
+        )),
+        Status::Creating => bail!(wrong(
+            status,
+            "cannot exec in a container that is still being created"
+        )),
         _ => {}
     }
     let config = locked.config_path();
@@ -59,7 +64,7 @@ pub fn exec(
     let Some(pidfd) =
         pidfd.filter(|_| proc_stat(state.pid).map(|(_, s)| s) == Some(state.init_start_time))
     else {
-        bail!("cannot exec in a stopped container");
+        bail!(wrong(Status::Stopped, "cannot exec in a stopped container"));
     };
     drop(locked);
 

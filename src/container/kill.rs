@@ -1,6 +1,7 @@
 //! `kill`: signal the init (through a pidfd, so a reused PID is never hit), or with `--all` every
 //! process in the container's cgroup.
 
+use super::error::wrong;
 use super::status::{proc_stat, Status};
 use super::{load, open_existing, Context};
 use crate::errno::SysContext;
@@ -26,11 +27,11 @@ pub fn kill(ctx: &Context, id: &str, sig: i32, all: bool) -> Result<()> {
         return Ok(());
     }
     if st == Status::Stopped {
-        bail!("container not running");
+        bail!(wrong(st, "container not running"));
     }
     match signal_init(state.pid, state.init_start_time, sig)? {
         true => Ok(()),
-        false => bail!("container not running"),
+        false => bail!(wrong(Status::Stopped, "container not running")),
     }
 }
 

@@ -7,6 +7,7 @@ mod claim;
 pub mod config;
 mod create;
 mod delete;
+pub mod error;
 pub mod events;
 mod exec;
 pub mod features;
@@ -37,6 +38,7 @@ pub use start::start;
 pub use update::update;
 
 use anyhow::{bail, Result};
+pub use error::Error;
 use serde::Serialize;
 use state::{Locked, State};
 use status::Status;
@@ -58,7 +60,7 @@ fn open_existing(ctx: &Context, id: &str) -> Result<Locked> {
     id::validate(id)?;
     match state::open(&ctx.root, id)? {
         Some(l) => Ok(l),
-        None => bail!("container \"{id}\" does not exist"),
+        None => bail!(Error::not_found(id)),
     }
 }
 
@@ -69,7 +71,10 @@ fn load(locked: &Locked, id: &str) -> Result<(State, Status)> {
             let st = status::live_status(&s, &locked.dir);
             Ok((s, st))
         }
-        None => bail!("container \"{id}\" does not exist (no state: a create did not finish)"),
+        None => bail!(Error::NotFound {
+            id: id.to_string(),
+            why: Some("no state: a create did not finish"),
+        }),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `pause` and `resume`: freeze and thaw every process of the container through its cgroup.
 
+use super::error::wrong;
 use super::status::Status;
 use super::{load, open_existing, Context};
 use anyhow::{bail, Result};
@@ -11,7 +12,7 @@ pub fn pause(ctx: &Context, id: &str) -> Result<()> {
         // runc freezes a created container too: its init is parked, not gone.
         Status::Running | Status::Created => {}
         Status::Paused => bail!("container {id} is already paused"),
-        _ => bail!("container not running"),
+        _ => bail!(wrong(st, "container not running")),
     }
     state.cgroup().freeze()
 }
@@ -20,7 +21,7 @@ pub fn resume(ctx: &Context, id: &str) -> Result<()> {
     let locked = open_existing(ctx, id)?;
     let (state, st) = load(&locked, id)?;
     if st != Status::Paused {
-        bail!("container not paused");
+        bail!(wrong(st, "container not paused"));
     }
     state.cgroup().thaw()
 }

@@ -51,7 +51,7 @@ pub fn run(
         // watches is ours; failing to notify it does not stop the container.
         let own = std::process::id() as i32;
         if let Err(e) = n.forward_ready(spawned.pid, state.init_start_time, own) {
-            crate::logging::warn(&format!("{e:#}"));
+            crate::logging::warn(&crate::errno::words(&e));
         }
     }
     let code = wait_exit(spawned.pid)?;

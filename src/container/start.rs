@@ -1,6 +1,7 @@
 //! `start`: release the init parked on the exec fifo; with the caller's NOTIFY_SOCKET, return
 //! once the container is ready.
 
+use super::error::wrong;
 use super::notify::{self, Forwarder};
 use super::state::State;
 use super::status::Status;
@@ -33,10 +34,13 @@ pub(super) fn release(
     let (mut state, st) = load(&locked, id)?;
     match st {
         Status::Created => {}
-        Status::Stopped => bail!("cannot start a container that has stopped"),
-        Status::Running => bail!("cannot start an already running container"),
-        Status::Paused => bail!("cannot start a container in the paused state"),
-        Status::Creating => bail!("cannot start a container that is still being created"),
+        Status::Stopped => bail!(wrong(st, "cannot start a container that has stopped")),
+        Status::Running => bail!(wrong(st, "cannot start an already running container")),
+        Status::Paused => bail!(wrong(st, "cannot start a container in the paused state")),
+        Status::Creating => bail!(wrong(
+            st,
+            "cannot start a container that is still being created"
+        )),
     }
     // Bound before the process runs, so that none of its messages is lost.
     let notify = match notify_socket {
@@ -50,7 +54,10 @@ pub(super) fn release(
     let fifo = locked.fifo_path();
     crate::testpoint::pause_point("start:before-release");
     let Some(released) = crate::process::fifo::release(&fifo)? else {
-        bail!("cannot start a container that has stopped");
+        bail!(wrong(
+            Status::Stopped,
+            "cannot start a container that has stopped"
+        ));
     };
     // Released: the container runs from now on, whatever becomes of us. Without its fifo it
     // shows as running (status::live_status), and a second `start` is refused.

@@ -115,7 +115,8 @@ fn lock_dir(dir: &Path) -> Result<Flock<File>> {
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(dir)?;
     Flock::lock(f, FlockArg::LockExclusive)
-        .map_err(|(_, e)| anyhow::anyhow!("lock {}: {}", dir.display(), e.desc()))
+        .map_err(|(_, e)| e)
+        .sys(|| format!("lock {}", dir.display()))
 }
 
 /// Make the state root (mode 0700) if needed.
@@ -166,7 +167,7 @@ pub fn create(root: &Path, id: &str, state: &State) -> Result<Locked> {
             let _ = std::fs::remove_dir_all(&locked.dir);
             match e.raw_os_error() {
                 Some(libc::EEXIST) | Some(libc::ENOTEMPTY) => {
-                    bail!("container with id exists: {id}")
+                    bail!(super::Error::Exists { id: id.to_string() })
                 }
                 _ => Err(e).sys(|| format!("rename {} to {}", locked.dir.display(), dir.display())),
             }
@@ -220,9 +221,7 @@ pub fn open(root: &Path, id: &str) -> Result<Option<Locked>> {
     let lock = match lock_dir(&dir) {
         Ok(l) => l,
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-            {
+            if crate::errno::errno_of(&e) == Some(nix::errno::Errno::ENOENT) {
                 return Ok(None);
             }
             return Err(e).with_context(|| format!("open {}", dir.display()));

@@ -13,7 +13,7 @@ pub fn update(ctx: &Context, id: &str, new: &LinuxResources) -> Result<()> {
     let locked = open_existing(ctx, id)?;
     let (state, st) = load(&locked, id)?;
     if st == Status::Stopped {
-        bail!("container not running");
+        bail!(super::Error::wrong_state(st, "container not running"));
     }
     let path = locked.config_path();
     let raw = std::fs::read(&path).sys(|| format!("read {}", path.display()))?;

@@ -33,13 +33,14 @@ pub fn run_all_with_env(
     for (i, h) in hooks.iter().enumerate() {
         if let Err(e) = run_one(h, &input, default_env) {
             let e = anyhow::anyhow!(
-                "{kind} hook #{i} {:?}: {e:#}",
-                h.path().display().to_string()
+                "{kind} hook #{i} {:?}: {}",
+                h.path().display().to_string(),
+                crate::errno::words(&e)
             );
             if !keep_going {
                 return Err(e);
             }
-            failed.push(format!("{e:#}"));
+            failed.push(crate::errno::words(&e));
         }
     }
     if !failed.is_empty() {

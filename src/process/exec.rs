@@ -177,7 +177,7 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
     super::title::scrub();
     if let Err(e) = super::fds::close_others(o.preserve_fds, &needed_fds(o, root, &chan, &cgroups))
     {
-        let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
+        let _ = chan.send(&FromInit::error(&crate::errno::words(&e)), None);
         crate::sys::exit_now(1)
     }
     let mut joined = None;
@@ -190,7 +190,7 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
             }
             Ok(None) => crate::sys::exit_now(0),
             Err(e) => {
-                let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
+                let _ = chan.send(&FromInit::error(&crate::errno::words(&e)), None);
                 crate::sys::exit_now(1)
             }
         }
@@ -204,7 +204,7 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
             crate::sys::exit_now(127)
         }
         Err(e) => {
-            let _ = chan.send(&FromInit::error(&format!("{e:#}")), None);
+            let _ = chan.send(&FromInit::error(&crate::errno::words(&e)), None);
             crate::sys::exit_now(1)
         }
     }

@@ -40,7 +40,7 @@ fn run_init(
     // First: while we have a single thread (see SelfJoin), and before anything the cgroups
     // should account for.
     if let Err(e) = cgroups.join() {
-        last_words(opts, &chan, &format!("{e:#}"));
+        last_words(opts, &chan, &crate::errno::words(&e));
         return 1;
     }
     // Our copy of the runtime's lock: nothing in this process uses it.
@@ -51,7 +51,7 @@ fn run_init(
     if let Err(e) =
         super::fds::close_others(opts.preserve_fds, &needed_fds(opts, &chan, mount_userns))
     {
-        last_words(opts, &chan, &format!("{e:#}"));
+        last_words(opts, &chan, &crate::errno::words(&e));
         return 1;
     }
     super::title::scrub();
@@ -78,7 +78,7 @@ fn run_init(
             127
         }
         Err(e) => {
-            last_words(opts, &chan, &format!("{e:#}"));
+            last_words(opts, &chan, &crate::errno::words(&e));
             1
         }
     }

@@ -52,7 +52,8 @@ impl Exec {
     /// Load the filter, then execve: the only syscall of rt's under the user's filter.
     pub fn exec(&self) -> std::io::Error {
         if let Err(e) = self.seccomp.replace(seccomp::Pending::None).load() {
-            return std::io::Error::other(format!("load seccomp filter: {e:#}"));
+            let e = crate::errno::words(&e);
+            return std::io::Error::other(format!("load seccomp filter: {e}"));
         }
         // SAFETY: NULL-terminated arrays of pointers to C strings that `self` owns, made before
         // the filter was loaded (no allocation between the load and the exec).

@@ -63,7 +63,8 @@ pub fn ensure() -> Result<()> {
         Ok(fd) => fd,
         Err(e) => {
             crate::logging::debug(&format!(
-                "read-only bind of the runtime failed ({e:#}); using a sealed copy"
+                "read-only bind of the runtime failed ({}); using a sealed copy",
+                crate::errno::words(&e)
             ));
             sealed_copy(exe)?
         }

@@ -45,12 +45,14 @@ pub fn open_dir(root: &Path) -> Option<OwnedFd> {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => {
+            let e = crate::errno::describe_io(&e);
             crate::logging::debug(&format!("seccomp cache: create {}: {e}", dir.display()));
             return None;
         }
     }
     std::fs::File::open(&dir)
         .inspect_err(|e| {
+            let e = crate::errno::describe_io(e);
             crate::logging::debug(&format!("seccomp cache: open {}: {e}", dir.display()))
         })
         .ok()
@@ -136,6 +138,7 @@ pub fn load(dir: BorrowedFd, key: &Key, flags: libc::c_ulong) -> Option<Program>
 /// that a reader sees a whole entry or none; room is made first (see the module).
 pub fn store(dir: BorrowedFd, key: &Key, program: &Program) {
     if let Err(e) = try_store(dir, key, program) {
+        let e = crate::errno::describe_io(&e);
         crate::logging::debug(&format!("seccomp cache: store {}: {e}", key.name));
     }
 }

@@ -79,7 +79,7 @@ impl Pending {
                     Err(e) => {
                         // No filter was installed: syscalls are still ours.
                         *report.error.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some(format!("{e:#}"));
+                            Some(crate::errno::words(&e));
                         report.state.store(FAILED, Ordering::Release);
                     }
                 }
@@ -90,7 +90,8 @@ impl Pending {
             // while CAP_SYS_ADMIN is held, and run the rest of the setup under it, as runc.
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
                 crate::logging::debug(&format!(
-                    "seccomp: no loader thread ({e}): the filter is loaded before the setup"
+                    "seccomp: no loader thread ({}): the filter is loaded before the setup",
+                    crate::errno::describe_io(&e)
                 ));
                 let f = slot.lock().ok().and_then(|mut f| f.take());
                 f.context("the seccomp filter")?.load()?;

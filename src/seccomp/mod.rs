@@ -175,8 +175,9 @@ impl Filter {
                 ""
             };
             anyhow::anyhow!(
-                "load the seccomp filter (flags {}): {e}{hint}",
-                load::flag_names(flags)
+                "load the seccomp filter (flags {}): {}{hint}",
+                load::flag_names(flags),
+                crate::errno::describe_io(&e)
             )
         })?;
         if let Some(fd) = fd {

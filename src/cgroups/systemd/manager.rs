@@ -55,7 +55,7 @@ impl Systemd {
         for (path, route) in [(PRIVATE_SOCKET, Route::Direct), (SYSTEM_BUS, Route::Bus)] {
             match Self::open(Path::new(path), route) {
                 Ok(s) => return Ok(s),
-                Err(e) => failures.push(format!("{e:#}")),
+                Err(e) => failures.push(crate::errno::words(&e)),
             }
         }
         Err(unreachable(&failures))
@@ -64,7 +64,7 @@ impl Systemd {
     /// Connect to a socket where systemd answers directly, as on its private socket.
     #[cfg(test)]
     pub fn connect_to(path: &Path) -> Result<Self> {
-        Self::open(path, Route::Direct).map_err(|e| unreachable(&[format!("{e:#}")]))
+        Self::open(path, Route::Direct).map_err(|e| unreachable(&[crate::errno::words(&e)]))
     }
 
     fn open(path: &Path, route: Route) -> Result<Self> {

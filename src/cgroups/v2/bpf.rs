@@ -414,7 +414,7 @@ mod tests {
         let e = apply_device_filter(Path::new("/proc"), &only("c", 1, 3)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "bpf(BPF_PROG_QUERY) device filters of /proc: bad file number"
+            "bpf(BPF_PROG_QUERY) device filters of /proc: bad file descriptor"
         );
         let e = apply_device_filter(&cg.dir.join("nope"), &only("c", 1, 3)).unwrap_err();
         assert_eq!(
