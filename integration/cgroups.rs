@@ -905,3 +905,62 @@ fn v2_cgroup_mount_shows_the_hierarchy_and_leaves_the_host_flags() {
         "the host's cgroup2 options changed"
     );
 }
+
+/// Whether `point` is a mount point in this process's mount namespace.
+fn mounted_at(point: &str) -> bool {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(point))
+}
+
+#[test]
+fn a_container_mounting_under_its_cgroup_mount_does_not_reach_the_host() {
+    if !pure_v2() {
+        eprintln!("SKIPPED: needs a cgroup-v2-only host (runs in the VM)");
+        return;
+    }
+    // As on a systemd host, the host's cgroup mount is shared; the container's is bound from
+    // it (no cgroup namespace), all its mounts are shared (rshared, as Kubernetes'
+    // Bidirectional mounts ask) and it may mount. A bind keeps the source's peer group unless
+    // made private: the tmpfs would then cover the host's /sys/fs/cgroup/rt-test.
+    let st = std::process::Command::new("mount")
+        .args(["--make-shared", "/sys/fs/cgroup"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    struct Private;
+    impl Drop for Private {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .args(["-l", "/sys/fs/cgroup/rt-test"])
+                .stderr(std::process::Stdio::null())
+                .status();
+            let _ = std::process::Command::new("mount")
+                .args(["--make-private", "/sys/fs/cgroup"])
+                .status();
+        }
+    }
+    let _private = Private;
+    let mut c = Container::new("cg-v2mount-prop");
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "cgroup");
+    c.config["linux"]["rootfsPropagation"] = json!("rshared");
+    for set in ["bounding", "effective", "permitted"] {
+        c.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_ADMIN"));
+    }
+    c.sh(&format!(
+        "mount -t tmpfs rtprobe /sys/fs/cgroup/{CGROUP_PREFIX} && echo mounted"
+    ));
+    let out = c.run().ok();
+    assert_eq!(out.stdout.trim(), "mounted", "{out:?}");
+    assert!(
+        !mounted_at(&format!("/sys/fs/cgroup/{CGROUP_PREFIX}")),
+        "the container's mount reached the host's cgroup tree"
+    );
+}

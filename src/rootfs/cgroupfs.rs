@@ -9,7 +9,7 @@ use super::paths::Target;
 use super::Options;
 use crate::errno::SysContext;
 use crate::mountapi;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
@@ -29,7 +29,12 @@ pub fn mount(dest: &Path, target: &Target, p: &Parsed, opts: &Options) -> Result
         // namespace also re-applies the root's flags (clearing a host's nsdelegate) and
         // waits 5-30 ms about one time in ten (kernel 6.18); a bind does neither.
         let host = cg.hierarchies[0].mount.display().to_string();
-        return bind_leaf(&host, target.fd.as_raw_fd(), flags, opts, &shown);
+        let tree = bind_leaf(&host, target.fd.as_raw_fd(), flags, opts, &shown)?;
+        for f in &p.propagation {
+            mountapi::set_propagation(tree.as_raw_fd(), *f)
+                .with_context(|| format!("set propagation of {shown:?}"))?;
+        }
+        return Ok(());
     }
     if pure_v2 {
         match mountapi::new_fs("cgroup2", Some("cgroup2"), &[], flags.bits()) {
@@ -46,7 +51,7 @@ pub fn mount(dest: &Path, target: &Target, p: &Parsed, opts: &Options) -> Result
             .first()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        return bind_leaf(&leaf, target.fd.as_raw_fd(), flags, opts, &shown);
+        return bind_leaf(&leaf, target.fd.as_raw_fd(), flags, opts, &shown).map(drop);
     }
     let tmpfs = mountapi::new_fs(
         "tmpfs",
@@ -105,13 +110,29 @@ fn subdir(tmpfs: &OwnedFd, name: &str) -> Result<OwnedFd> {
 }
 
 /// The container's cgroup directory `src` (a host path), bind-mounted onto `target` with the
-/// cgroup mount's flags.
-fn bind_leaf(src: &str, target: RawFd, flags: MsFlags, opts: &Options, shown: &str) -> Result<()> {
+/// cgroup mount's flags. Private, as a new mount would be: a clone of a shared host mount is its
+/// peer, and a container allowed to mount would reach the host's cgroup tree through it.
+fn bind_leaf(
+    src: &str,
+    target: RawFd,
+    flags: MsFlags,
+    opts: &Options,
+    shown: &str,
+) -> Result<OwnedFd> {
     let tree = mountapi::clone_tree(src, false)
         .with_context(|| format!("bind mount cgroup {src:?} on {shown:?}"))?;
+    // Only a cgroup filesystem: never what another mount over the host path might be.
+    let fs = nix::sys::statfs::fstatfs(&tree).sys(|| format!("statfs {src:?}"))?;
+    let t = fs.filesystem_type();
+    if t != nix::sys::statfs::CGROUP2_SUPER_MAGIC && t != nix::sys::statfs::CGROUP_SUPER_MAGIC {
+        bail!("bind mount cgroup {src:?} on {shown:?}: not a cgroup filesystem");
+    }
+    mountapi::set_propagation(tree.as_raw_fd(), MsFlags::MS_PRIVATE)
+        .with_context(|| format!("make cgroup {shown:?} private"))?;
     if !flags.is_empty() {
         mountapi::replace_flags(&tree, flags, opts.in_userns)
             .with_context(|| format!("set the options of cgroup {shown:?}"))?;
     }
-    mountapi::attach(&tree, target).with_context(|| format!("bind mount cgroup on {shown:?}"))
+    mountapi::attach(&tree, target).with_context(|| format!("bind mount cgroup on {shown:?}"))?;
+    Ok(tree)
 }
