@@ -371,7 +371,13 @@ fn reopen_dev_null() {
     };
     let Ok(null) = nix::fcntl::open(
         "/dev/null",
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NOFOLLOW,
+        // O_NOCTTY: were it a terminal after all, the init (a session leader without one) must
+        // not take it as its controlling terminal; O_NONBLOCK: no device open may block us.
+        nix::fcntl::OFlag::O_RDWR
+            | nix::fcntl::OFlag::O_CLOEXEC
+            | nix::fcntl::OFlag::O_NOFOLLOW
+            | nix::fcntl::OFlag::O_NOCTTY
+            | nix::fcntl::OFlag::O_NONBLOCK,
         nix::sys::stat::Mode::empty(),
     ) else {
         return;
