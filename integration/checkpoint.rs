@@ -283,6 +283,16 @@ fn leave_running_then_pre_dump_and_final_dump() {
     .ok();
     assert!(snap.join("inventory.img").exists());
     assert_eq!(pid_of(&c.id), pid, "--leave-running: the same init runs on");
+    // Restored beside it, from the same bundle, it would share its cgroup, and a failed restore
+    // kills what is in its cgroup: refused, with nothing left and the original untouched.
+    let busy = format!("{}-busy", c.id);
+    let _b = Restored(busy.clone());
+    restore(&c, &busy, &snap, &[]).fails_with("already has processes");
+    assert!(alive(pid), "a refused restore killed the running container");
+    assert!(
+        !state_root().join(&busy).exists(),
+        "a refused restore left its state"
+    );
     let n = *counted(pid).last().unwrap();
     wait_count_past(pid, n + 2);
 

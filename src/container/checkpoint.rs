@@ -41,7 +41,7 @@ pub fn checkpoint(ctx: &Context, id: &str, o: &CheckpointOptions) -> Result<()> 
         check_parent(&o.images, p)?;
     }
     let mut common = o.common.clone();
-    common.config_file = criu_config_file(&state.annotations);
+    common.config_file = criu_config_file(&state.annotations)?;
     let pre_dump = o.pre_dump;
     let ext_mounts = match pre_dump {
         true => Vec::new(),
@@ -102,14 +102,25 @@ pub fn check_parent(images: &Path, parent: &str) -> Result<()> {
     Ok(())
 }
 
-/// runc's choice of CRIU configuration file: the `org.criu.config` annotation (none if empty),
-/// else `/etc/criu/runc.conf` (CRIU ignores a file that does not exist).
-pub fn criu_config_file(annotations: &std::collections::HashMap<String, String>) -> Option<String> {
-    match annotations.get("org.criu.config") {
-        Some(f) if f.is_empty() => None,
-        Some(f) => Some(f.clone()),
-        None => Some("/etc/criu/runc.conf".to_string()),
+/// The CRIU configuration file to pass, as runc: the `org.criu.config` annotation's (none when
+/// empty), else /etc/criu/runc.conf. CRIU runs as root and a configuration can name scripts
+/// and libraries for it to run, while annotations may come from a pod's user: an existing file
+/// must be a regular file (not a symlink) owned by root and writable by root only.
+pub fn criu_config_file(
+    annotations: &std::collections::HashMap<String, String>,
+) -> Result<Option<String>> {
+    let f = match annotations.get("org.criu.config") {
+        Some(f) if f.is_empty() => return Ok(None),
+        Some(f) => f.clone(),
+        None => "/etc/criu/runc.conf".to_string(),
+    };
+    if let Ok(md) = std::fs::symlink_metadata(&f) {
+        use std::os::unix::fs::MetadataExt;
+        if !md.file_type().is_file() || md.uid() != 0 || md.mode() & 0o022 != 0 {
+            bail!("CRIU configuration {f:?} (org.criu.config): not a regular file owned and writable by root only");
+        }
     }
+    Ok(Some(f))
 }
 
 /// The mounts CRIU must be told about, as runc tells it: bind mounts from the host (by their
@@ -239,10 +250,34 @@ mod tests {
     #[test]
     fn criu_config_file_follows_the_annotation() {
         let mut a = std::collections::HashMap::new();
-        assert_eq!(criu_config_file(&a).as_deref(), Some("/etc/criu/runc.conf"));
+        let f = |a: &std::collections::HashMap<String, String>| criu_config_file(a).unwrap();
+        if !std::path::Path::new("/etc/criu/runc.conf").exists() {
+            assert_eq!(f(&a).as_deref(), Some("/etc/criu/runc.conf"));
+        }
         a.insert("org.criu.config".to_string(), String::new());
-        assert_eq!(criu_config_file(&a), None);
+        assert_eq!(f(&a), None);
         a.insert("org.criu.config".to_string(), "/x.conf".to_string());
-        assert_eq!(criu_config_file(&a).as_deref(), Some("/x.conf"));
+        assert_eq!(f(&a).as_deref(), Some("/x.conf"));
+    }
+
+    #[test]
+    fn a_criu_config_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("rt-criu-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("c.conf");
+        std::fs::write(&conf, "tcp-established\n").unwrap();
+        let mut a = std::collections::HashMap::new();
+        a.insert("org.criu.config".to_string(), conf.display().to_string());
+        let as_root = nix::unistd::geteuid().is_root();
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(criu_config_file(&a).is_ok(), as_root, "root-owned 0644");
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(criu_config_file(&a).is_err(), "world-writable");
+        let link = dir.join("l.conf");
+        std::os::unix::fs::symlink(&conf, &link).unwrap();
+        a.insert("org.criu.config".to_string(), link.display().to_string());
+        assert!(criu_config_file(&a).is_err(), "symlink");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

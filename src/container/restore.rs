@@ -57,7 +57,7 @@ pub fn restore(ctx: &Context, id: &str, o: &RestoreOptions) -> Result<i32> {
     }
     let linux = b.spec.linux().as_ref();
     let rel = crate::cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
-    let cgroup = crate::cgroups::Cgroup::plan(&rel)?;
+    let cgroup = empty_cgroup(&rel)?;
     let mut state = initial_state(&b, id, &cgroup)?;
     let locked = super::state::create(&ctx.root, id, &state)?;
     let criu_root = locked.dir.join("criu-root");
@@ -88,7 +88,7 @@ pub fn restore(ctx: &Context, id: &str, o: &RestoreOptions) -> Result<i32> {
             .map(|(k, f)| (k.clone(), f.as_raw_fd()))
             .collect();
         let mut common = o.common.clone();
-        common.config_file = super::checkpoint::criu_config_file(&hooks.state.annotations);
+        common.config_file = super::checkpoint::criu_config_file(&hooks.state.annotations)?;
         crate::logging::debug(&format!(
             "restore {id}: bundle {}, images {}, cgroups {:?}",
             b.dir.display(),
@@ -119,12 +119,10 @@ pub fn restore(ctx: &Context, id: &str, o: &RestoreOptions) -> Result<i32> {
         }
         Ok(())
     })();
-    // Only our mount namespace has it mounted.
-    let _ = nix::mount::umount2(&criu_root, nix::mount::MntFlags::MNT_DETACH);
-    let _ = std::fs::remove_dir(&criu_root);
+    let unmounted = unmount_criu_root(&criu_root);
     let state = hooks.state.clone();
     if let Err(e) = result {
-        undo(locked, &state, &cgroup);
+        undo(locked, &state, &cgroup, unmounted);
         return Err(e);
     }
     drop(locked);
@@ -143,6 +141,37 @@ fn wait_in_foreground(ctx: &Context, id: &str, state: &State) -> Result<i32> {
         super::delete::destroy(locked, state)?;
     }
     Ok(code)
+}
+
+/// The container's cgroup, planned. A failed restore kills what is in its cgroup: it must hold
+/// nothing of another's (the container checkpointed with --leave-running, under the same
+/// cgroupsPath).
+fn empty_cgroup(rel: &Path) -> Result<crate::cgroups::Cgroup> {
+    let cgroup = crate::cgroups::Cgroup::plan(rel)?;
+    if let Some(pid) = cgroup.pids().first() {
+        bail!(
+            "linux.cgroupsPath {:?}: the cgroup already has processes (pid {pid}): is the \
+             checkpointed container still running?",
+            rel.display()
+        );
+    }
+    Ok(cgroup)
+}
+
+/// Unmount the rootfs bound for CRIU (only our mount namespace has it) and remove its mount
+/// point. False if it is still mounted: the state directory must then stay, as removing it
+/// would go down into the container's rootfs.
+fn unmount_criu_root(criu_root: &Path) -> bool {
+    match nix::mount::umount2(criu_root, nix::mount::MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {
+            let _ = std::fs::remove_dir(criu_root);
+            true
+        }
+        Err(e) => {
+            crate::logging::warn(&format!("umount {}: {e}", criu_root.display()));
+            false
+        }
+    }
 }
 
 /// Whether the container has a terminal, once the console socket, work path and image path
@@ -192,7 +221,7 @@ fn initial_state(b: &bundle::Bundle, id: &str, cgroup: &crate::cgroups::Cgroup) 
 }
 
 /// A failed restore: its processes (if CRIU got that far), cgroups and state go.
-fn undo(locked: Locked, state: &State, cgroup: &crate::cgroups::Cgroup) {
+fn undo(locked: Locked, state: &State, cgroup: &crate::cgroups::Cgroup, unmounted: bool) {
     if state.pid > 0 {
         crate::process::kill_and_reap(state.pid);
     }
@@ -205,6 +234,13 @@ fn undo(locked: Locked, state: &State, cgroup: &crate::cgroups::Cgroup) {
         crate::cgroups::Cgroup::existing(cgroup.paths(), &state.cgroup_created_parents, None);
     if let Err(e) = cgroup.remove() {
         crate::logging::warn(&format!("{e:#}"));
+    }
+    if !unmounted {
+        crate::logging::warn(&format!(
+            "restore: {} is left behind: the rootfs is still mounted in it",
+            locked.dir.display()
+        ));
+        return;
     }
     if let Err(e) = locked.remove() {
         crate::logging::warn(&format!("{e:#}"));

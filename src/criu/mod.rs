@@ -34,7 +34,10 @@ pub fn binary(given: Option<&str>) -> Result<PathBuf> {
         return Ok(p);
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    // As Go's LookPath (runc): a relative entry ("", ".") would run a `criu` from the current
+    // directory, often the bundle's or the images', as root.
     std::env::split_paths(&path)
+        .filter(|d| d.is_absolute())
         .map(|d| d.join(name))
         .find(|p| p.is_file())
         .with_context(|| {
