@@ -379,22 +379,31 @@ class Bench:
         """Per-phase breakdown of `run` (bench/phases.py) for every runtime and the floor."""
         import phases
         runs = {r: [] for r in ["floor", *self.names]}
-        trace = os.path.join(self.log_dir, "phases.trace")
-        for i in range(self.phases_n):
-            for r in ["floor", *self.order(i)]:
-                cid = f"{self.p}-{r}-phases"
-                if r == "floor":
-                    argv = [self.floor, self.rootfs, f"/rt-bench/{cid}"]
-                else:
-                    argv = self.cmd(r, "run", "--bundle", self.bundle(cid), cid)
-                    self.live[r].add(cid)
-                try:
-                    p = phases.parse(phases.traced(argv, trace))
-                except (RuntimeError, subprocess.TimeoutExpired) as e:
-                    self.notes.append(f"phases: {r}: {e}")
-                    p = None
-                if p:
-                    runs[r].append(p)
+        try:
+            tracer = phases.Tracer()
+        except (OSError, subprocess.CalledProcessError) as e:
+            self.notes.append(f"phases: no tracefs: {e}")
+            return
+        try:
+            for i in range(self.phases_n):
+                for r in ["floor", *self.order(i)]:
+                    cid = f"{self.p}-{r}-phases"
+                    if r == "floor":
+                        argv = [self.floor, self.rootfs, f"/rt-bench/{cid}"]
+                    else:
+                        argv = self.cmd(r, "run", "--bundle", self.bundle(cid), cid)
+                        self.live[r].add(cid)
+                    try:
+                        p = phases.parse(tracer.record(argv), argv[0])
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        self.notes.append(f"phases: {r}: {e}")
+                        p = None
+                    if p:
+                        runs[r].append(p)
+                    elif not any(n.startswith(f"phases: {r}:") for n in self.notes):
+                        self.notes.append(f"phases: {r}: a marker is missing from the events")
+        finally:
+            tracer.close()
         self.extra["phases"] = phases.summary(runs)
 
     # -------------------------------------------------------------- the run

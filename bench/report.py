@@ -222,7 +222,7 @@ def main():
             continue
         out.append("")
         out.append(f"#### Phases of `run /bin/true`, {name} (ms, medians of {ph.get('rt', {}).get('n', '?')} "
-                   f"traced runs; bench/phases.py)")
+                   f"runs; bench/phases.py)")
         out.append("")
         out.append("| | " + " | ".join(phase_names) + " |")
         out.append("|---|" + "---|" * len(phase_names))
@@ -234,12 +234,12 @@ def main():
                                                    for k in phase_names) + " |")
     if P["extra"].get("phases") or V["extra"].get("phases"):
         out.append("")
-        out.append("prepare: start of the runtime to the clone of the container's process; mounts: to "
+        out.append("prepare: exec of the runtime to the fork of the process that pivots; mounts: to its "
                    "pivot_root; finish: to the exec of /bin/true; process: to its exit; teardown: to the "
-                   "runtime's exit. Traced with strace --seccomp-bpf on those events only (a few tens of µs "
-                   "each), so totals run above the untraced times. The floor is bench/floor.c: the same "
-                   "namespaces, mounts, devices, pivot_root, masked and read-only paths, capabilities and "
-                   "cgroup as the bundle, with no parsing, state or checks.")
+                   "runtime's exit. Recorded with the kernel's tracepoints (sched_process_exec/fork/exit, "
+                   "sys_enter_pivot_root), which do not stop the processes. The floor is bench/floor.c: the "
+                   "same namespaces, mounts, devices, pivot_root, masked and read-only paths, capabilities "
+                   "and cgroup as the bundle, with no parsing, state or checks.")
 
     # Scale details.
     for D, name in ((P, "v1 view"), (V, "v2 view"), (H, "host layout")):

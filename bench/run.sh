@@ -4,13 +4,13 @@
 #   sudo ./bench/run.sh            # full run (~10 minutes)
 #   ITERATIONS=5 SCALE=10 SCALE_ROUNDS=1 RSS_SAMPLES=3 PHASES=3 sudo -E ./bench/run.sh   # quick check
 #
-# Installs crun, runc, time, strace and gcc from Debian, builds rt (cargo build --release) and
+# Installs crun, runc, time and gcc from Debian, builds rt (cargo build --release) and
 # the floor (bench/floor.c: the kernel work of `run /bin/true` alone), builds a busybox rootfs
 # with scripts/mkrootfs.sh, then:
 #  1. in a private mount namespace with the cgroup-v1-only view crun 1.8.1
 #     needs (see /work/shared/docs/testing.md), runs rt, crun and runc
-#     interleaved on the same bundles, the floor with them, and PHASES traced
-#     runs of each for the per-phase breakdown (bench/phases.py);
+#     interleaved on the same bundles, the floor with them, and PHASES runs of
+#     each recorded with tracepoints for the per-phase breakdown (bench/phases.py);
 #  2. the same in a private mount namespace where /sys/fs/cgroup is the
 #     cgroup2 hierarchy alone (bench/v2view.sh: the view of a v2-only host);
 #  3. runs rt alone on the host cgroup layout as it is (hybrid).
@@ -42,7 +42,6 @@ command -v runc >/dev/null || need+=(runc)
 [[ -x /usr/bin/time ]] || need+=(time)
 command -v strip >/dev/null || need+=(binutils)
 command -v unshare >/dev/null || need+=(util-linux)
-command -v strace >/dev/null || need+=(strace)
 command -v gcc >/dev/null || need+=(gcc)
 if ((${#need[@]})); then
     echo "bench: installing ${need[*]}" >&2
