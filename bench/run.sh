@@ -57,6 +57,8 @@ fi
 [[ -x $RT_BIN ]] || die "no rt binary at $RT_BIN"
 
 # --- temp dir and cleanup ----------------------------------------------------
+unified=/sys/fs/cgroup/unified
+subtree_before=$(cat "$unified/cgroup.subtree_control" 2>/dev/null || true)
 TMP=$(mktemp -d /tmp/rt-bench.XXXXXX)
 child=
 cleanup() {
@@ -65,6 +67,13 @@ cleanup() {
     trap - EXIT INT TERM HUP
     if [[ -n $child ]]; then kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; fi
     "$HERE/cleanup.sh" "$TMP" || true
+    # The runtimes enable the controllers a bundle uses in the ancestors of its cgroup: in the
+    # v2 view that is the host's unified root. Give it back what it had.
+    local c
+    for c in $(cat "$unified/cgroup.subtree_control" 2>/dev/null); do
+        [[ " $subtree_before " == *" $c "* ]] || echo "-$c" >"$unified/cgroup.subtree_control" ||
+            echo "bench: could not disable $c in $unified/cgroup.subtree_control" >&2
+    done
     exit "$rc"
 }
 trap cleanup EXIT
