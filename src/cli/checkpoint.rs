@@ -6,18 +6,35 @@ use std::path::PathBuf;
 /// Checkpoint a running container (CRIU)
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Path for saving criu image files [default: ./checkpoint]
-    #[arg(long = "image-path", value_name = "PATH")]
-    pub image_path: Option<PathBuf>,
-    /// Path for saving work files and logs [default: the image path]
-    #[arg(long = "work-path", value_name = "PATH")]
-    pub work_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub criu: CriuArgs,
     /// Path for previous criu image files in pre-dump (relative to the image path)
     #[arg(long = "parent-path", value_name = "PATH")]
     pub parent_path: Option<String>,
     /// Leave the process running after checkpointing
     #[arg(long = "leave-running")]
     pub leave_running: bool,
+    /// Criu writes \0 to this FD once lazy-pages is ready (with --lazy-pages only)
+    #[arg(long = "status-fd", value_name = "FD", default_value_t = -1, allow_hyphen_values = true)]
+    pub status_fd: i32,
+    /// ADDRESS:PORT of the page server (not supported by rt)
+    #[arg(long = "page-server", value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+    /// Dump container's memory information only, leave the container running after this
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    pub id: String,
+}
+
+/// The flags `checkpoint` and `restore` share, as runc's.
+#[derive(clap::Args, Debug)]
+pub struct CriuArgs {
+    /// Path to the criu image files [default: ./checkpoint]
+    #[arg(long = "image-path", value_name = "PATH")]
+    pub image_path: Option<PathBuf>,
+    /// Path for work files and logs [default: the image path]
+    #[arg(long = "work-path", value_name = "PATH")]
+    pub work_path: Option<PathBuf>,
     /// Allow open tcp connections
     #[arg(long = "tcp-established")]
     pub tcp_established: bool,
@@ -27,21 +44,9 @@ pub struct Args {
     /// Allow shell jobs
     #[arg(long = "shell-job")]
     pub shell_job: bool,
-    /// Use userfaultfd to lazily restore memory pages (not supported by rt)
-    #[arg(long = "lazy-pages")]
-    pub lazy_pages: bool,
-    /// Criu writes \0 to this FD once lazy-pages is ready (with --lazy-pages only)
-    #[arg(long = "status-fd", value_name = "FD", default_value_t = -1, allow_hyphen_values = true)]
-    pub status_fd: i32,
-    /// ADDRESS:PORT of the page server (not supported by rt)
-    #[arg(long = "page-server", value_name = "ADDRESS:PORT")]
-    pub page_server: Option<String>,
     /// Handle file locks, for safety
     #[arg(long = "file-locks")]
     pub file_locks: bool,
-    /// Dump container's memory information only, leave the container running after this
-    #[arg(long = "pre-dump")]
-    pub pre_dump: bool,
     /// Cgroups mode: soft (default), full, strict or ignore
     #[arg(long = "manage-cgroups-mode", value_name = "MODE")]
     pub manage_cgroups_mode: Option<String>,
@@ -51,7 +56,41 @@ pub struct Args {
     /// Enable auto deduplication of memory images
     #[arg(long = "auto-dedup")]
     pub auto_dedup: bool,
-    pub id: String,
+    /// Use userfaultfd to lazily restore memory pages (not supported by rt)
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+impl CriuArgs {
+    /// The CRIU options both requests carry.
+    pub fn common(&self) -> Result<Common> {
+        Ok(Common {
+            shell_job: self.shell_job,
+            tcp_established: self.tcp_established,
+            ext_unix_sk: self.ext_unix_sk,
+            file_locks: self.file_locks,
+            auto_dedup: self.auto_dedup,
+            cgroups_mode: self
+                .manage_cgroups_mode
+                .as_deref()
+                .map(criu::options::cgroups_mode)
+                .transpose()?,
+            empty_ns: criu::options::empty_ns(&self.empty_ns)?,
+            config_file: None,
+        })
+    }
+
+    /// runc's default image directory: `checkpoint` in the working directory.
+    pub fn image_path(&self) -> Result<PathBuf> {
+        let p = self
+            .image_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("checkpoint"));
+        if p.is_absolute() {
+            return Ok(p);
+        }
+        Ok(std::env::current_dir()?.join(p))
+    }
 }
 
 /// What rt cannot do with CRIU, said before anything is touched.
@@ -65,55 +104,16 @@ pub fn refuse_lazy(lazy_pages: bool, page_server: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-pub fn common(
-    a_shell_job: bool,
-    tcp: bool,
-    ext_unix: bool,
-    file_locks: bool,
-    auto_dedup: bool,
-    mode: Option<&str>,
-    empty_ns: &[String],
-) -> Result<Common> {
-    Ok(Common {
-        shell_job: a_shell_job,
-        tcp_established: tcp,
-        ext_unix_sk: ext_unix,
-        file_locks,
-        auto_dedup,
-        cgroups_mode: mode.map(criu::options::cgroups_mode).transpose()?,
-        empty_ns: criu::options::empty_ns(empty_ns)?,
-        config_file: None,
-    })
-}
-
-/// runc's default image directory: `checkpoint` in the working directory.
-pub fn image_path(given: Option<PathBuf>) -> Result<PathBuf> {
-    let p = given.unwrap_or_else(|| PathBuf::from("checkpoint"));
-    if p.is_absolute() {
-        return Ok(p);
-    }
-    Ok(std::env::current_dir()?.join(p))
-}
-
 pub fn run(ctx: &Context, criu_bin: Option<&str>, a: Args) -> Result<i32> {
-    refuse_lazy(a.lazy_pages, a.page_server.as_deref())?;
-    let common = common(
-        a.shell_job,
-        a.tcp_established,
-        a.ext_unix_sk,
-        a.file_locks,
-        a.auto_dedup,
-        a.manage_cgroups_mode.as_deref(),
-        &a.empty_ns,
-    )?;
+    refuse_lazy(a.criu.lazy_pages, a.page_server.as_deref())?;
     let opts = CheckpointOptions {
         criu: criu::binary(criu_bin)?,
-        images: image_path(a.image_path)?,
-        work: a.work_path,
+        images: a.criu.image_path()?,
+        work: a.criu.work_path.clone(),
         parent: a.parent_path,
         leave_running: a.leave_running,
         pre_dump: a.pre_dump,
-        common,
+        common: a.criu.common()?,
     };
     container::checkpoint(ctx, &a.id, &opts)?;
     Ok(0)

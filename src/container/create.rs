@@ -172,7 +172,7 @@ fn check_options(
 
 /// The first state goes down with the id, before anything is made: whatever a killed create
 /// leaves behind, `delete` finds it from here (cgroups, and later the init's pid).
-fn first_state(b: &bundle::Bundle, id: &str, planned: Option<&Cgroup>) -> Result<State> {
+pub(super) fn first_state(b: &bundle::Bundle, id: &str, planned: Option<&Cgroup>) -> Result<State> {
     let (creator_pid, creator_start_time) = own_identity()?;
     Ok(State {
         oci_version: b.spec.version().clone(),

@@ -6,7 +6,7 @@
 //! master). In the foreground (no `--detach`) rt waits for the container as `run` does and
 //! returns its exit status. A failed restore leaves nothing: no state, cgroup or process.
 
-use super::create::{connect, own_identity, own_pid_namespace};
+use super::create::{connect, first_state};
 use super::foreground::{become_subreaper, catch_signals, forward_signals, wait_exit};
 use super::state::{Locked, State};
 use super::status::{proc_stat, Status};
@@ -58,7 +58,7 @@ pub fn restore(ctx: &Context, id: &str, o: &RestoreOptions) -> Result<i32> {
     let linux = b.spec.linux().as_ref();
     let rel = crate::cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
     let cgroup = empty_cgroup(&rel)?;
-    let mut state = initial_state(&b, id, &cgroup)?;
+    let mut state = first_state(&b, id, Some(&cgroup))?;
     let locked = super::state::create(&ctx.root, id, &state)?;
     let criu_root = locked.dir.join("criu-root");
     let mut hooks = Hooks {
@@ -193,31 +193,6 @@ fn check_paths(o: &RestoreOptions, spec: &Spec) -> Result<bool> {
         bail!("image path {}: not a directory", o.images.display());
     }
     Ok(terminal)
-}
-
-/// The first state, recorded before anything is made (as `create`'s): whatever a killed restore
-/// leaves behind, `delete` finds it from here.
-fn initial_state(b: &bundle::Bundle, id: &str, cgroup: &crate::cgroups::Cgroup) -> Result<State> {
-    let (creator_pid, creator_start_time) = own_identity()?;
-    Ok(State {
-        oci_version: b.spec.version().clone(),
-        id: id.to_string(),
-        status: Status::Creating,
-        pid: 0,
-        bundle: b.dir.clone(),
-        rootfs: b.rootfs.clone(),
-        created: crate::timestamp::now_rfc3339_nanos(),
-        annotations: b.spec.annotations().clone().unwrap_or_default(),
-        hooks: b.spec.hooks().clone(),
-        init_start_time: 0,
-        own_pid_ns: own_pid_namespace(&b.spec),
-        cgroup_paths: cgroup.paths().to_vec(),
-        cgroup_created_parents: cgroup.missing_parents(),
-        systemd_unit: None,
-        creator_pid,
-        creator_start_time,
-        host_rootfs_mount: None,
-    })
 }
 
 /// A failed restore: its processes (if CRIU got that far), cgroups and state go.
