@@ -178,17 +178,9 @@ const DEFAULT_DEVICES: [&str; 6] = [
 
 /// A destination as CRIU sees it: absolute, without `.`, `..` or a trailing slash.
 pub(super) fn clean(p: &Path) -> String {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            std::path::Component::Normal(n) => out.push(n),
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out.to_string_lossy().into_owned()
+    crate::rootfs::lexical_clean(p)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Network and PID namespaces joined by path: dumped as external (`net[<inode>]:extRootNetNS`),

@@ -47,16 +47,45 @@ pub fn log_path(images: &Path, work: Option<&Path>, file: &str) -> PathBuf {
     work.unwrap_or(images).join(file)
 }
 
-pub fn dump(d: &Dump) -> Result<()> {
-    let images = open_dir(d.images)?;
-    let work = d.work.map(open_dir).transpose()?;
-    let mut o = Criu_opts::new();
-    d.common.apply(&mut o);
-    o.set_images_dir_fd(images.as_raw_fd());
-    if let Some(w) = &work {
-        o.set_work_dir_fd(w.as_raw_fd());
+/// What every request carries: the shared options, the image and work directories (open while
+/// the request lives: CRIU gets them as descriptors) and its log's name; `log` is its path.
+pub(super) struct Base {
+    pub opts: Criu_opts,
+    pub log: PathBuf,
+    pub _dirs: (OwnedFd, Option<OwnedFd>),
+}
+
+impl Base {
+    pub(super) fn new(
+        common: &Common,
+        images: &Path,
+        work: Option<&Path>,
+        log: &str,
+    ) -> Result<Base> {
+        let images_fd = open_dir(images)?;
+        let work_fd = work.map(open_dir).transpose()?;
+        let mut o = Criu_opts::new();
+        common.apply(&mut o);
+        o.set_images_dir_fd(images_fd.as_raw_fd());
+        if let Some(w) = &work_fd {
+            o.set_work_dir_fd(w.as_raw_fd());
+        }
+        o.set_log_file(log.into());
+        Ok(Base {
+            opts: o,
+            log: log_path(images, work, log),
+            _dirs: (images_fd, work_fd),
+        })
     }
-    o.set_log_file("dump.log".into());
+}
+
+pub fn dump(d: &Dump) -> Result<()> {
+    // The directories stay open (bound) until CRIU has the request.
+    let Base {
+        opts: mut o,
+        log,
+        _dirs,
+    } = Base::new(d.common, d.images, d.work, "dump.log")?;
     o.set_pid(d.pid);
     o.set_root(d.root.to_string_lossy().into_owned());
     o.set_leave_running(d.leave_running);
@@ -77,7 +106,6 @@ pub fn dump(d: &Dump) -> Result<()> {
         false => Criu_req_type::DUMP,
     });
     req.opts = Some(o).into();
-    let log = log_path(d.images, d.work, "dump.log");
     swrk::run(d.criu, req, &[], &log, &mut swrk::NoHooks)?;
     Ok(())
 }

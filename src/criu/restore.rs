@@ -2,14 +2,14 @@
 //! tree on `root` (a mount point), creates the namespaces and the tasks, and tells us through
 //! its hook points (`setup-namespaces`, `post-restore`, `orphan-pts-master`, see swrk::Hooks).
 
-use super::dump::{log_path, open_dir};
+use super::dump::Base;
 use super::options::{ext_mount, Common};
 use super::swrk::{self, Hooks};
 use anyhow::Result;
 use rust_criu::rust_criu_protobuf::rpc::{
-    Cgroup_root, Criu_opts, Criu_req, Criu_req_type, Inherit_fd, Join_namespace,
+    Cgroup_root, Criu_req, Criu_req_type, Inherit_fd, Join_namespace,
 };
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::path::Path;
 
 pub struct Restore<'a> {
@@ -33,15 +33,12 @@ pub struct Restore<'a> {
 }
 
 pub fn restore(r: &Restore, hooks: &mut dyn Hooks) -> Result<()> {
-    let images = open_dir(r.images)?;
-    let work = r.work.map(open_dir).transpose()?;
-    let mut o = Criu_opts::new();
-    r.common.apply(&mut o);
-    o.set_images_dir_fd(images.as_raw_fd());
-    if let Some(w) = &work {
-        o.set_work_dir_fd(w.as_raw_fd());
-    }
-    o.set_log_file("restore.log".into());
+    // The directories stay open (bound) until CRIU has the request.
+    let Base {
+        opts: mut o,
+        log,
+        _dirs,
+    } = Base::new(r.common, r.images, r.work, "restore.log")?;
     o.set_root(r.root.to_string_lossy().into_owned());
     // The restored init becomes our child (CLONE_PARENT), not CRIU's.
     o.set_rst_sibling(true);
@@ -71,7 +68,6 @@ pub fn restore(r: &Restore, hooks: &mut dyn Hooks) -> Result<()> {
     let mut req = Criu_req::new();
     req.set_type(Criu_req_type::RESTORE);
     req.opts = Some(o).into();
-    let log = log_path(r.images, r.work, "restore.log");
     swrk::run(r.criu, req, &extra, &log, hooks)?;
     Ok(())
 }

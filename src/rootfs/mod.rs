@@ -10,6 +10,7 @@ mod masked;
 mod mounts;
 mod options;
 mod paths;
+pub use paths::lexical_clean;
 mod pivot;
 pub mod restore;
 pub mod sysctl;

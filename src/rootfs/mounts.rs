@@ -192,17 +192,7 @@ const PROC_ALLOWED: &[&str] = &[
 /// Only a real procfs goes on /proc; below it, only the files listed above (CVE-2019-16884 and
 /// friends: a fake /proc would let the image defeat masking and LSM labels).
 fn check_proc(dest: &Path, typ: &str, bind: bool, source: Option<&str>) -> Result<()> {
-    // Lexically clean, as the kernel will walk it inside the root ("/.." is "/").
-    let mut clean = std::path::PathBuf::from("/");
-    for c in dest.components() {
-        match c {
-            std::path::Component::Normal(n) => clean.push(n),
-            std::path::Component::ParentDir => {
-                clean.pop();
-            }
-            _ => {}
-        }
-    }
+    let clean = super::paths::lexical_clean(dest);
     if !clean.starts_with("/proc") {
         return Ok(());
     }

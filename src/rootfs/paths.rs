@@ -277,3 +277,19 @@ impl Root {
         Ok(Path::new("/").join(rel))
     }
 }
+
+/// `p` made absolute and lexically clean, as the kernel walks it inside a root: no `.`, no
+/// trailing slash, and `..` taken off the path so far ("/.." is "/").
+pub fn lexical_clean(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
