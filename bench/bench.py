@@ -440,7 +440,7 @@ class Bench:
             for r in self.order(i):
                 self.rss_run(r)
         if self.floor and self.phases_n:
-            log(f"{self.view}: per-phase breakdown of run ({self.phases_n} traced runs each)")
+            log(f"{self.view}: per-phase breakdown of run ({self.phases_n} runs each, kernel tracepoints)")
             self.phases()
         self.extra["scale"] = {r: [] for r in self.names}
         for k in range(self.scale_rounds):
@@ -483,7 +483,7 @@ def main():
     ap.add_argument("--scale-rounds", type=int, default=3)
     ap.add_argument("--rss-samples", type=int, default=10)
     ap.add_argument("--floor", help="bench/floor.c's binary: the floor of run")
-    ap.add_argument("--phases", type=int, default=0, help="traced runs per runtime (phases.py)")
+    ap.add_argument("--phases", type=int, default=0, help="runs per runtime for the phases of run (phases.py)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

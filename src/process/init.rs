@@ -363,12 +363,16 @@ fn park(opts: &InitOptions, chan: &Channel) -> Result<()> {
 /// descriptor whose mount it cannot see: "Can't lookup mount=N for fd=0 path=/dev/null").
 /// Best effort: without a null device in the container the descriptors stay as they are.
 fn reopen_dev_null() {
-    use nix::sys::stat::{fstat, SFlag};
     let is_null = |st: &nix::sys::stat::FileStat| {
-        SFlag::from_bits_truncate(st.st_mode).contains(SFlag::S_IFCHR)
-            && st.st_mode & libc::S_IFMT == libc::S_IFCHR
-            && st.st_rdev == libc::makedev(1, 3)
+        st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)
     };
+    // Most managers pass pipes: then nothing is opened at all.
+    let nulls: Vec<i32> = (0..3)
+        .filter(|&fd| crate::sys::fstat_number(fd).is_ok_and(|st| is_null(&st)))
+        .collect();
+    if nulls.is_empty() {
+        return;
+    }
     let Ok(null) = nix::fcntl::open(
         "/dev/null",
         // O_NOCTTY: were it a terminal after all, the init (a session leader without one) must
@@ -382,13 +386,11 @@ fn reopen_dev_null() {
     ) else {
         return;
     };
-    if !fstat(&null).is_ok_and(|st| is_null(&st)) {
+    if !nix::sys::stat::fstat(&null).is_ok_and(|st| is_null(&st)) {
         return;
     }
-    for fd in 0..3 {
-        if crate::sys::fstat_number(fd).is_ok_and(|st| is_null(&st)) {
-            let _ = crate::sys::dup_onto(std::os::fd::AsFd::as_fd(&null), fd);
-        }
+    for fd in nulls {
+        let _ = crate::sys::dup_onto(std::os::fd::AsFd::as_fd(&null), fd);
     }
 }
 
