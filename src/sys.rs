@@ -7,7 +7,8 @@
 //! tests), execve with its prepared pointer arrays (`process::prepare`), signal dispositions and
 //! handlers for any signal number (`signal`, `signal::forward`, `tty::proxy`), bpf(2) with the
 //! pointers its attributes carry (`cgroups::v2::bpf`), the argument and environment blocks
-//! rewritten in place (`process::title`), descriptors that SCM_RIGHTS brings
+//! rewritten in place (`process::title`), the runtime's own mappings moved onto its read-only
+//! image (`process::exe_remap`), descriptors that SCM_RIGHTS brings
 //! (`process::channel`) or that are borrowed by number (stdio).
 //!
 //! A call that only reads the memory it is given (C strings, structs without pointers) is safe

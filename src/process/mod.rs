@@ -3,6 +3,7 @@
 
 pub mod channel;
 mod clone;
+mod exe_remap;
 pub mod exec;
 pub mod fds;
 pub mod fifo;

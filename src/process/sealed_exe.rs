@@ -7,9 +7,9 @@
 //!
 //! Defence: such commands run from a binary that cannot be written, re-executing first thing:
 //! - nothing to do when it already sits on a read-only mount (or is a sealed memfd);
-//! - else through a detached, read-only bind mount of itself (open_tree + mount_setattr): no
-//!   copy and nothing visible in any mount table, so it costs one exec from the page cache
-//!   (about 0.25 ms, done before anything is parsed);
+//! - else onto a detached, read-only bind mount of itself (open_tree + mount_setattr; nothing
+//!   visible in any mount table): moved there in place, without an exec (exe_remap: needs
+//!   CAP_SYS_ADMIN), or else by executing it, done before anything is parsed;
 //! - else (no new mount API, or no privilege for it) from a sealed memfd copy, as runc and crun
 //!   do, which also costs a copy of the binary.
 
@@ -60,7 +60,17 @@ pub fn ensure() -> Result<()> {
         return Ok(());
     }
     let image = match read_only_mount() {
-        Ok(fd) => fd,
+        Ok(fd) => {
+            drop(exe);
+            match remap_onto(&fd) {
+                Ok(()) => return Ok(()),
+                Err(e) => crate::logging::debug(&format!(
+                    "moving onto the read-only image in place failed ({}); executing it",
+                    crate::errno::words(&e)
+                )),
+            }
+            fd
+        }
         Err(e) => {
             crate::logging::debug(&format!(
                 "read-only bind of the runtime failed ({}); using a sealed copy",
@@ -91,6 +101,13 @@ pub fn ensure() -> Result<()> {
     )
     .unwrap_err();
     Err(err).sys(|| "re-execute the runtime from a read-only image")
+}
+
+/// Make the image (a mount of our binary alone) our /proc/self/exe in place: no exec.
+fn remap_onto(tree: &OwnedFd) -> Result<()> {
+    let path = format!("/proc/self/fd/{}", tree.as_raw_fd());
+    let image = File::open(&path).sys(|| format!("open {path}"))?;
+    super::exe_remap::onto(&image)
 }
 
 /// A detached read-only bind mount of our own binary.
