@@ -59,8 +59,15 @@ class Bench:
         self.bins = dict(kv.split("=", 1) for kv in a.runtime)
         self.names = list(self.bins)
         self.roots = {}
+        state = os.path.join(a.tmp, "state", a.view)
+        os.makedirs(state, exist_ok=True)
+        if a.state_tmpfs:
+            # As /run (the runtimes' default roots) is on hosts; it is the root ext4 here.
+            # run.sh starts every view in a private mount namespace (cleanup.sh unmounts
+            # whatever is left under the temp dir otherwise).
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=700", "tmpfs", state], check=True)
         for r in self.names:
-            d = os.path.join(a.tmp, "state", a.view, r)
+            d = os.path.join(state, r)
             os.makedirs(d, exist_ok=True)
             self.roots[r] = d
         self.bundle_dir = os.path.join(a.tmp, "bundles", a.view)
@@ -484,6 +491,8 @@ def main():
     ap.add_argument("--rss-samples", type=int, default=10)
     ap.add_argument("--floor", help="bench/floor.c's binary: the floor of run")
     ap.add_argument("--phases", type=int, default=0, help="runs per runtime for the phases of run (phases.py)")
+    ap.add_argument("--state-tmpfs", action="store_true",
+                    help="the runtimes' --root dirs on a tmpfs of this (private) mount namespace")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

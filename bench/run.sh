@@ -109,7 +109,7 @@ done >"$TMP/sizes.txt"
 
 versions="rt $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo '+dirty'); $(crun --version | head -1); $(runc --version | head -1)"
 
-common=(--tmp "$TMP" --rootfs "$TMP/rootfs" --warmup "$WARMUP" --scale "$SCALE" --scale-rounds "$SCALE_ROUNDS" --rss-samples "$RSS_SAMPLES")
+common=(--state-tmpfs --tmp "$TMP" --rootfs "$TMP/rootfs" --warmup "$WARMUP" --scale "$SCALE" --scale-rounds "$SCALE_ROUNDS" --rss-samples "$RSS_SAMPLES")
 views=(--floor "$TMP/bin/floor" --phases "$PHASES")
 start=$(date +%s)
 all=(--runtime rt="$TMP/bin/rt" --runtime crun="$CRUN" --runtime runc="$RUNC")
@@ -124,7 +124,8 @@ run_bg unshare --mount --propagation private "$HERE/v2view.sh" \
     --iterations "$ITERATIONS" "${all[@]}" "${views[@]}" \
     --out "$TMP/v2.json" || echo "bench: v2-view run exited $?" >&2
 echo "bench: 3/3 rt on the host cgroup layout ($HOST_ITERATIONS iterations)" >&2
-run_bg python3 "$HERE/reaper.py" python3 "$HERE/bench.py" --view host "${common[@]}" \
+run_bg unshare --mount --propagation private \
+    python3 "$HERE/reaper.py" python3 "$HERE/bench.py" --view host "${common[@]}" \
     --iterations "$HOST_ITERATIONS" --runtime rt="$TMP/bin/rt" \
     --out "$TMP/host.json" || echo "bench: host run exited $?" >&2
 elapsed=$(($(date +%s) - start))

@@ -202,8 +202,9 @@ struct Limits<'a> {
     nodes: Vec<(oci_spec::runtime::LinuxDeviceType, i64, i64)>,
 }
 
-/// The container's cgroups: made and limited now (cgroupfs), or the systemd unit connected
-/// (systemd makes its cgroup once the init exists, Callbacks::cloned); recorded in the state.
+/// The container's cgroups: made now (cgroupfs), or the systemd unit connected (systemd makes its
+/// cgroup once the init exists); limited once the init exists (Callbacks::cloned); recorded in
+/// the state.
 fn make_cgroup(
     ctx: &Context,
     id: &str,
@@ -242,7 +243,7 @@ fn make_cgroup(
         state.cgroup_created_parents = p.created_parents();
         locked.save(state)?;
     }
-    p.apply(limits.resources, &limits.nodes)
+    Ok(())
 }
 
 /// The init: its files in the state directory, its seccomp program, the rootfs bound in the
@@ -308,7 +309,8 @@ fn start_init(
             locked,
             state,
             pid: &mut undo.pid,
-            systemd: p.unit().map(|_| Systemd { cgroup: p, limits }),
+            cgroup: p,
+            limits,
         },
     )?;
     crate::testpoint::pause_point("create:created");
@@ -360,11 +362,6 @@ struct Callbacks<'a> {
     locked: &'a Locked,
     state: &'a mut State,
     pid: &'a mut i32,
-    systemd: Option<Systemd<'a>>,
-}
-
-/// What the systemd driver needs once the init exists.
-struct Systemd<'a> {
     cgroup: &'a Cgroup,
     limits: &'a Limits<'a>,
 }
@@ -378,25 +375,26 @@ impl process::Parent for Callbacks<'_> {
             .context("read the start time of the container init")?;
         // Recorded before the setup goes on, so that a killed `create` can be cleaned up.
         self.locked.save(self.state)?;
-        if let Some(s) = self.systemd.as_mut() {
-            s.cgroup.start(child)?;
+        if self.cgroup.unit().is_some() {
+            self.cgroup.start(child)?;
             // Hierarchies systemd does not manage (v1 freezer, cpuset...) get their directory
             // from us, below the same path; the parents that takes are recorded before they
             // exist, as without systemd.
-            let planned = s.cgroup.missing_parents();
+            let planned = self.cgroup.missing_parents();
             if !planned.is_empty() {
                 self.state.cgroup_created_parents = planned;
                 self.locked.save(self.state)?;
             }
-            s.cgroup.make()?;
-            let made = s.cgroup.created_parents();
+            self.cgroup.make()?;
+            let made = self.cgroup.created_parents();
             if made != self.state.cgroup_created_parents {
                 self.state.cgroup_created_parents = made;
                 self.locked.save(self.state)?;
             }
-            s.cgroup.apply(s.limits.resources, &s.limits.nodes)?;
         }
-        Ok(())
+        // The limits go on while the init sets itself up: it waits for them (CgroupJoined)
+        // before anything they govern (scheduler, memory policy, hooks, its program).
+        self.cgroup.apply(self.limits.resources, &self.limits.nodes)
     }
 
     fn parked(&mut self) -> Result<()> {

@@ -307,7 +307,7 @@ fn setup(
         keep_fds: &[chan.raw_fd()],
         seccomp_listener,
         seccomp: o.seccomp,
-        before_load: &|| Ok(()),
+        in_cgroups: &|| Ok(()),
         proc: &crate::procfs::Lazy::ready(proc),
     })?;
     // From here on the process outlives a detached `exec`, which may exit as soon as it reads

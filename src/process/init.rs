@@ -151,7 +151,7 @@ fn setup(
         ],
         seccomp_listener,
         seccomp: opts.seccomp,
-        before_load: &|| cgroup.wait(),
+        in_cgroups: &|| cgroup.wait(),
         proc: &proc,
     })?;
     drop(proc);
@@ -173,8 +173,9 @@ fn setup(
 }
 
 /// The parent puts us in the cgroups we could not join ourselves meanwhile (on v1 that takes an
-/// RCU grace period). Only hooks and the last steps (seccomp load, user switch, Ready) wait for
-/// it, so that mounts and the seccomp compilation overlap it.
+/// RCU grace period) and applies their limits. Only hooks and the last steps (scheduler, memory
+/// policy, seccomp load, user switch, Ready) wait for it, so that mounts and the seccomp
+/// compilation overlap it.
 struct CgroupJoined<'a> {
     chan: &'a Channel,
     joined: std::cell::Cell<bool>,

@@ -210,8 +210,14 @@ fn serve_init(
     joining: Joining,
     parent: &mut dyn Parent,
 ) -> Result<Option<OwnedFd>> {
+    let maps_ids = plan.new.contains(CloneFlags::CLONE_NEWUSER);
+    if !maps_ids {
+        // Nothing for the init to wait for: its setup overlaps our record of it (should that
+        // fail, it is killed; until it is recorded it dies with us).
+        chan.send(&ToInit::Go, None)?;
+    }
     parent.cloned(pid)?;
-    if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
+    if maps_ids {
         if opts.rootless {
             chan.expect_from_child(
                 FromInit::MapIds,
@@ -219,12 +225,12 @@ fn serve_init(
             )?;
         }
         idmap::write(pid, opts.spec, opts.rootless)?;
+        chan.send(&ToInit::Go, None)?;
     }
     // The init joins its v1 cgroups itself (SelfJoin); the rest, if any, are ours to write.
     // On v1 that takes an RCU grace period (milliseconds): the init sets itself up
     // meanwhile, and waits for CgroupJoined before hooks and before it loads seccomp and
     // becomes the container's user.
-    chan.send(&ToInit::Go, None)?;
     joining.finish(pid)?;
     // Sent to an init that already failed, this fails: wait_ready then reports its error.
     let _ = chan.send(&ToInit::CgroupJoined, None);

@@ -20,9 +20,9 @@ pub struct Options<'a> {
     pub seccomp_listener: Option<seccomp::Listener>,
     /// linux.seccomp's program, compiled by the runtime.
     pub seccomp: Option<&'a seccomp::Compiled>,
-    /// Called before the seccomp filter is loaded and the user changes: the init waits there for
-    /// the cgroups the runtime moves it into, if any.
-    pub before_load: &'a dyn Fn() -> Result<()>,
+    /// Called before the scheduler, memory policy, seccomp filter and user are set: the init waits
+    /// there for the cgroups the runtime moves it into, and their limits.
+    pub in_cgroups: &'a dyn Fn() -> Result<()>,
     /// Where the LSM labels and /proc/self/setgroups are (see procfs).
     pub proc: &'a crate::procfs::Lazy,
 }
@@ -87,6 +87,9 @@ pub fn prepare(o: Options) -> Result<Exec> {
     };
     // Before the credentials change (a thread that keeps CAP_SYS_ADMIN, when one is needed).
     let pending = seccomp::Pending::new(filter, no_new_privs)?;
+    // In every cgroup, with its limits: the scheduler and memory policy below depend on them
+    // (cpu.rt_runtime_us, cpuset.mems).
+    (o.in_cgroups)()?;
     rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
     if let Some(p) = o.linux.and_then(|l| l.personality().as_ref()) {
         sched::set_personality(p)?;
@@ -110,7 +113,6 @@ pub fn prepare(o: Options) -> Result<Exec> {
     let args = process.args().as_ref().context("process.args missing")?;
     let path = lookpath::find(&args[0], &env)?;
 
-    (o.before_load)()?;
     // Every descriptor but stdio, the preserved ones and ours is close-on-exec from here.
     fds::close_all_but(o.preserve_fds, o.keep_fds)?;
 
