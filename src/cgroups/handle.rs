@@ -160,6 +160,17 @@ impl Cgroup {
         super::apply_resources(self.placement()?, r, nodes, false)
     }
 
+    /// [`Cgroup::apply`] in two steps around putting the init in: the v2 controllers `r` needs,
+    /// enabled while the cgroup is empty (cheap then), ...
+    pub fn enable_controllers(&self, r: &LinuxResources) -> Result<()> {
+        super::enable_v2(self.placement()?, r)
+    }
+
+    /// ... and the limits, which may go on once the init is in.
+    pub fn apply_limits(&self, r: &LinuxResources, nodes: &DeviceNodes) -> Result<()> {
+        super::apply_limits(self.placement()?, r, nodes, false)
+    }
+
     /// Change a running container's limits: the unit's properties (`merged`, with systemd), then
     /// the files (`apply`: `merged` with only the device rules the update gives).
     pub fn update(

@@ -17,6 +17,17 @@ pub fn apply(
     update: bool,
 ) -> Result<()> {
     enable_v2(p, r)?;
+    limits(p, r, nodes, update)
+}
+
+/// [`apply`] without enabling v2 controllers: for a new container whose controllers were enabled
+/// before its init was put in (see [`enable_v2`]).
+pub fn limits(
+    p: &Placement,
+    r: &LinuxResources,
+    nodes: &[(LinuxDeviceType, i64, i64)],
+    update: bool,
+) -> Result<()> {
     if let Some(m) = r.memory().as_ref().filter(set) {
         let (dir, is_v2) = need(p, "memory", "memory")?;
         if update && m.check_before_update() == Some(true) {
@@ -134,8 +145,10 @@ fn missing(p: &Placement, controller: &str, field: &str) -> anyhow::Error {
 
 /// The v2 controllers to enable down the container's path: on a pure v2 host all of them (as
 /// runc does, so stats and later updates find their files); on a hybrid host only those this
-/// config uses, so the host's own unified tree is not changed for nothing.
-fn enable_v2(p: &Placement, r: &LinuxResources) -> Result<()> {
+/// config uses, so the host's own unified tree is not changed for nothing. Best done while the
+/// cgroup is empty: enabling a controller over a cgroup with processes migrates them, which
+/// waits for an RCU grace period (10-20 ms here).
+pub fn enable_v2(p: &Placement, r: &LinuxResources) -> Result<()> {
     let Some((h, leaf)) = p.hierarchies.iter().zip(&p.paths).find(|(h, _)| h.v2) else {
         return Ok(());
     };

@@ -3,7 +3,6 @@ use crate::criu::{self, Common};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 
-/// Checkpoint a running container (CRIU)
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -26,7 +25,7 @@ pub struct Args {
     pub id: String,
 }
 
-/// The flags `checkpoint` and `restore` share, as runc's.
+// The flags `checkpoint` and `restore` share, as runc's.
 #[derive(clap::Args, Debug)]
 pub struct CriuArgs {
     /// Path to the criu image files [default: ./checkpoint]

@@ -2,7 +2,6 @@ use crate::container::{self, Context, CreateOptions};
 use anyhow::Result;
 use std::path::PathBuf;
 
-/// Create a container
 #[derive(clap::Args, Debug)]
 #[group(skip)]
 pub struct Args {

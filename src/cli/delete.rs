@@ -1,7 +1,6 @@
 use crate::container::{self, Context};
 use anyhow::Result;
 
-/// Delete a container
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Kill the container if it is still running, then delete it

@@ -5,7 +5,6 @@ use anyhow::{bail, Result};
 use std::io::Write;
 use std::time::Duration;
 
-/// Display container events such as OOM notifications and resource usage statistics
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Display the container's stats once, then exit

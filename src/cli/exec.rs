@@ -3,7 +3,6 @@ use anyhow::{bail, Context as _, Result};
 use oci_spec::runtime::{Capability, Process};
 use std::path::PathBuf;
 
-/// Execute a new process inside a container
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Path to a process.json describing the process (instead of COMMAND and the flags below)

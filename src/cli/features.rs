@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 
-/// Show the enabled features (JSON, see the runtime spec's features.md)
 #[derive(clap::Args, Debug)]
 pub struct Args {}
 

@@ -1,7 +1,6 @@
 use crate::container::{self, Context};
 use anyhow::Result;
 
-/// Send a signal to a container's init (default SIGTERM)
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Send the signal to all processes in the container

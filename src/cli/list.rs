@@ -2,7 +2,6 @@ use crate::container::{self, Context};
 use anyhow::Result;
 use std::io::Write;
 
-/// List containers
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Output format: table or json

@@ -61,25 +61,43 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Only the invoked subcommand's arguments are built (the whole tree cost ~40 page faults per
+// command); so the one-line abouts are here, not on the Args structs.
+#[command(defer = true)]
 pub enum Command {
+    /// Create a container
     Create(create::Args),
+    /// Start a created container
     Start(start::Args),
+    /// Output the state of a container
     State(state::Args),
+    /// Send a signal to a container's init (default SIGTERM)
     Kill(kill::Args),
+    /// Delete a container
     Delete(delete::Args),
+    /// Execute a new process inside a container
     Exec(Box<exec::Args>),
+    /// Create and start a container; in the foreground, wait for it and return its status
     Run(run::Args),
+    /// List containers
     List(list::Args),
+    /// Create a new specification file (config.json)
     Spec(spec::Args),
     /// Pause (freeze) all processes of a container
     Pause(pause::Args),
     /// Resume a paused container
     Resume(pause::Args),
+    /// Display the processes running inside a container
     Ps(ps::Args),
+    /// Update container resource constraints
     Update(Box<update::Args>),
+    /// Display container events such as OOM notifications and resource usage statistics
     Events(events::Args),
+    /// Show the enabled features (JSON, see the runtime spec's features.md)
     Features(features::Args),
+    /// Checkpoint a running container (CRIU)
     Checkpoint(checkpoint::Args),
+    /// Restore a container from a previous checkpoint (CRIU)
     Restore(restore::Args),
 }
 

@@ -5,7 +5,6 @@ use crate::errno::SysContext;
 use anyhow::{bail, Result};
 use std::io::Write;
 
-/// Display the processes running inside a container
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Output format: table or json

@@ -4,7 +4,6 @@ use crate::criu;
 use anyhow::Result;
 use std::path::PathBuf;
 
-/// Restore a container from a previous checkpoint (CRIU)
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

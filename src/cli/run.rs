@@ -1,7 +1,6 @@
 use crate::container::{self, Context};
 use anyhow::{bail, Result};
 
-/// Create and start a container; in the foreground, wait for it and return its status
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

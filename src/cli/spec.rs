@@ -4,7 +4,6 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-/// Create a new specification file (config.json)
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Path to the root of the bundle directory

@@ -1,7 +1,6 @@
 use crate::container::{self, Context};
 use anyhow::Result;
 
-/// Output the state of a container
 #[derive(clap::Args, Debug)]
 pub struct Args {
     pub id: String,

@@ -8,7 +8,6 @@ use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Value};
 use std::io::Read;
 
-/// Update container resource constraints
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Path to a file with the resources to update (JSON, linux.resources format), or '-' for stdin

@@ -243,7 +243,8 @@ fn make_cgroup(
         state.cgroup_created_parents = p.created_parents();
         locked.save(state)?;
     }
-    Ok(())
+    // The limits themselves once the init exists (Callbacks::cloned).
+    p.enable_controllers(limits.resources)
 }
 
 /// The init: its files in the state directory, its seccomp program, the rootfs bound in the
@@ -394,7 +395,12 @@ impl process::Parent for Callbacks<'_> {
         }
         // The limits go on while the init sets itself up: it waits for them (CgroupJoined)
         // before anything they govern (scheduler, memory policy, hooks, its program).
-        self.cgroup.apply(self.limits.resources, &self.limits.nodes)
+        match self.cgroup.unit() {
+            Some(_) => self.cgroup.apply(self.limits.resources, &self.limits.nodes),
+            None => self
+                .cgroup
+                .apply_limits(self.limits.resources, &self.limits.nodes),
+        }
     }
 
     fn parked(&mut self) -> Result<()> {

@@ -23,14 +23,15 @@ pub fn run(
         }
     }
     let (locked, state, spawned) = create_parked(ctx, id, opts, !detach)?;
-    drop(locked);
     // Our terminal is set up before the process runs, so that it starts with our window size.
     let proxy = spawned
         .console_master
         .map(|m| HostConsole::open().and_then(|h| Proxy::start(m, h)))
         .transpose();
-    let started = proxy
-        .and_then(|p| start::release(ctx, id, opts.notify_socket.as_deref()).map(|(_, n)| (p, n)));
+    let started = proxy.and_then(|p| {
+        start::release_locked(locked, state.clone(), opts.notify_socket.as_deref())
+            .map(|(_, n)| (p, n))
+    });
     let (proxy, notify) = match started {
         Ok(r) => r,
         Err(e) => {

@@ -31,7 +31,7 @@ pub(super) fn release(
     notify_socket: Option<&OsStr>,
 ) -> Result<(State, Option<Forwarder>)> {
     let locked = open_existing(ctx, id)?;
-    let (mut state, st) = load(&locked, id)?;
+    let (state, st) = load(&locked, id)?;
     match st {
         Status::Created => {}
         Status::Stopped => bail!(wrong(st, "cannot start a container that has stopped")),
@@ -42,6 +42,17 @@ pub(super) fn release(
             "cannot start a container that is still being created"
         )),
     }
+    release_locked(locked, state, notify_socket)
+}
+
+/// [`release`] of a container known to be created, under its lock (`run` holds it from the
+/// create on: nothing to read again, and no `start` of another caller can come between).
+pub(super) fn release_locked(
+    locked: super::state::Locked,
+    mut state: State,
+    notify_socket: Option<&OsStr>,
+) -> Result<(State, Option<Forwarder>)> {
+    let id = state.id.clone();
     // Bound before the process runs, so that none of its messages is lost.
     let notify = match notify_socket {
         Some(host) => Some(notify::bind(&locked.dir, host)?),

@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Context, Result};
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
+    recv, recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
@@ -113,7 +113,8 @@ impl Channel {
     /// The next message, without a descriptor, read with read(2) rather than recvmsg: what the
     /// init waits for once a seccomp filter may be loaded, with the syscall runc uses there.
     pub fn recv_plain<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        let mut buf = vec![0u8; MAX_MSG];
+        // Only the runtime's short words come this way.
+        let mut buf = [0u8; 1024];
         let len = loop {
             match nix::unistd::read(&self.fd, &mut buf) {
                 Ok(n) => break n,
@@ -123,6 +124,9 @@ impl Channel {
         };
         if len == 0 {
             return Ok(None);
+        }
+        if len == buf.len() {
+            bail!("init channel: message too large");
         }
         let msg = serde_json::from_slice(&buf[..len]).context("init channel: bad message")?;
         Ok(Some(msg))
@@ -151,7 +155,23 @@ impl Channel {
 
     /// The next message, or `None` when the other side closed the channel.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<(T, Option<OwnedFd>)>> {
-        let mut buf = vec![0u8; MAX_MSG];
+        // A buffer of the next message's size (MSG_TRUNC tells it), not of the largest one: a
+        // zeroed 64 KiB per message cost 16 page faults in each process.
+        let size = loop {
+            match recv(
+                self.fd.as_raw_fd(),
+                &mut [],
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+            ) {
+                Ok(n) => break n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context("receive on the init channel"),
+            }
+        };
+        if size >= MAX_MSG {
+            bail!("init channel: message too large");
+        }
+        let mut buf = vec![0u8; size + 1];
         let mut cmsg = nix::cmsg_space!([RawFd; 1]);
         let (len, fd) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
