@@ -331,6 +331,47 @@ fn fill(r: &Run, addr: usize) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// In a process of its own (this test binary again, running this test alone): move onto a
+    /// read-only image of the binary; then /proc/self/exe must be that image and no mapping of
+    /// the writable path may be left. A crash, a refusal or a leftover fails the test.
+    #[test]
+    fn the_process_ends_on_the_read_only_image_without_a_mapping_of_its_binary() {
+        const NAME: &str =
+            "process::exe_remap::tests::the_process_ends_on_the_read_only_image_without_a_mapping_of_its_binary";
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        if std::env::var_os("RT_TEST_REMAP").is_none() {
+            let out = std::process::Command::new("/proc/self/exe")
+                .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+                .env("RT_TEST_REMAP", "1")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{text}");
+            assert!(text.contains("remapped onto the image"), "{text}");
+            return;
+        }
+        let path = std::fs::read_link("/proc/self/exe").unwrap();
+        let tree = super::super::sealed_exe::read_only_mount().unwrap();
+        super::super::sealed_exe::remap_onto(&tree).unwrap();
+        let now = std::fs::read_link("/proc/self/exe").unwrap();
+        assert_ne!(now, path, "/proc/self/exe still names the writable binary");
+        let access = nix::unistd::access("/proc/self/exe", nix::unistd::AccessFlags::W_OK);
+        assert_eq!(access, Err(nix::errno::Errno::EROFS));
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let p = path.to_string_lossy();
+        assert!(
+            !maps.lines().any(|l| l.ends_with(&*p)),
+            "a mapping of {p} is left:\n{maps}"
+        );
+        // The code and data still work after the move: allocate, format, print.
+        let v: Vec<String> = (0..1000).map(|i| format!("{i}")).collect();
+        assert_eq!(v[999], "999");
+        println!("remapped onto the image {}", now.display());
+    }
+
     const MAPS: &str = "\
 55d0c0000000-55d0c00cc000 r--p 00000000 fe:00 1234 /usr/bin/rt
 55d0c00cc000-55d0c0303000 r-xp 000cb000 fe:00 1234 /usr/bin/rt

@@ -104,14 +104,14 @@ pub fn ensure() -> Result<()> {
 }
 
 /// Make the image (a mount of our binary alone) our /proc/self/exe in place: no exec.
-fn remap_onto(tree: &OwnedFd) -> Result<()> {
+pub(super) fn remap_onto(tree: &OwnedFd) -> Result<()> {
     let path = format!("/proc/self/fd/{}", tree.as_raw_fd());
     let image = File::open(&path).sys(|| format!("open {path}"))?;
     super::exe_remap::onto(&image)
 }
 
 /// A detached read-only bind mount of our own binary.
-fn read_only_mount() -> Result<OwnedFd> {
+pub(super) fn read_only_mount() -> Result<OwnedFd> {
     let tree = mountapi::clone_tree("/proc/self/exe", false)?;
     let attr = mountapi::MountAttr {
         attr_set: mountapi::MOUNT_ATTR_RDONLY,
