@@ -10,8 +10,12 @@
 //! page cache; pages of writable segments (relocated RELRO, data) by an anonymous copy.
 //!
 //! Every replacement holds the same bytes as what it replaces, so stopping halfway leaves a
-//! process that works; the kernel itself refuses the new exe while any mapping of the old file
-//! is left (EBUSY), and the caller then executes the image instead.
+//! process that works; /proc/self/maps is read again to check that no mapping of the old file
+//! is left (the kernel refuses the new exe then too, EBUSY, but compares paths, which an overlayfs
+//! binary defeats), and the caller then executes the image instead.
+//!
+//! Assumed: only pages of writable segments differ from the file (no text relocations, no
+//! debugger's breakpoints in the code); a patched text page would be reverted.
 
 use crate::errno::SysContext;
 use anyhow::{bail, Context, Result};
@@ -70,8 +74,14 @@ pub fn onto(image: &File) -> Result<()> {
         .flatten()
         .unwrap_or(4096) as usize;
     let runs = plan(&mappings, &writable_segments(page)?, page);
-    let mm = current_mm_map(image.as_raw_fd())?;
+    let path = std::fs::read_link("/proc/self/exe").context("readlink /proc/self/exe")?;
     replace(&runs, image)?;
+    // Not only the kernel's word (its check compares paths, which an overlayfs binary defeats):
+    // what maps the binary now is what was just put there, and nothing names its path.
+    let after = std::fs::read_to_string("/proc/self/maps").context("read /proc/self/maps")?;
+    check_replaced(&after, exe.dev(), exe.ino(), &runs, &path.to_string_lossy())?;
+    // Read last: the break is what it is now (the reads above may have moved it).
+    let mm = current_mm_map(image.as_raw_fd())?;
     // SAFETY: PR_SET_MM_MAP reads a struct prctl_mm_map of the size given; `mm` is one, with
     // this process's own bounds (no auxv: auxv_size 0 leaves it as it is).
     let r = unsafe {
@@ -133,6 +143,27 @@ fn binary_mappings(maps: &str, dev: u64, ino: u64) -> Result<Vec<Mapping>> {
         bail!("maps: no mapping of the runtime's binary");
     }
     Ok(out)
+}
+
+/// After [`replace`]: every mapping of the binary's file is one of the image's runs, and no line
+/// of `maps` names the writable binary's path.
+fn check_replaced(maps: &str, dev: u64, ino: u64, runs: &[Run], path: &str) -> Result<()> {
+    if let Some(line) = maps.lines().find(|l| l.ends_with(path)) {
+        bail!("maps: the runtime's binary is still mapped: {line}");
+    }
+    let installed = |m: &Mapping| {
+        runs.iter()
+            .any(|r| r.file_offset.is_some() && r.start <= m.start && m.end <= r.start + r.len)
+    };
+    if let Ok(left) = binary_mappings(maps, dev, ino) {
+        if let Some(m) = left.iter().find(|m| !installed(m)) {
+            bail!(
+                "maps: a mapping of the runtime's binary at {:#x} was not replaced",
+                m.start
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The address ranges of our writable PT_LOAD segments (RELRO is one: it was written while
@@ -411,6 +442,22 @@ mod tests {
             ]
         );
         assert_eq!(runs[1].len, 0x55d0c0303000 - 0x55d0c00cc000);
+    }
+
+    #[test]
+    fn a_mapping_left_over_or_naming_the_binary_fails_the_check() {
+        let dev = nix::sys::stat::makedev(0xfe, 0);
+        let m = binary_mappings(MAPS, dev, 1234).unwrap();
+        let runs = plan(&m, &[(0x55d0c0303000, 0x55d0c031f000)], 4096);
+        // The image mounted alone shows as "/"; the copies are anonymous.
+        let after = MAPS
+            .replace(" /usr/bin/rt", " /")
+            .replace("00301000 fe:00 1234 /", "00000000 00:00 0 ")
+            .replace("00312000 fe:00 1234 /", "00000000 00:00 0 ");
+        check_replaced(&after, dev, 1234, &runs, "/usr/bin/rt").unwrap();
+        assert!(check_replaced(MAPS, dev, 1234, &runs, "/usr/bin/rt").is_err());
+        let stray = format!("{after}7f1000000000-7f1000001000 r--p 00000000 fe:00 1234 /\n");
+        assert!(check_replaced(&stray, dev, 1234, &runs, "/usr/bin/rt").is_err());
     }
 
     #[test]
