@@ -760,6 +760,56 @@ fn crash_in_exec_at_each_phase_leaves_no_process_in_the_container() {
     assert_nothing_left(&c, (0, 0));
 }
 
+/// The attack of a container process with CAP_SYS_PTRACE on `exec`: catch the exec'd process
+/// while it is set up and reach the host's files through /proc/<pid>/root (or cwd). At each
+/// pause point of `exec`, every process of the container's PID namespace but the init must
+/// already have the container's root and cwd. (The process was once born in the PID namespace
+/// and joined the mount namespace after: the host's root was there for the taking.)
+#[test]
+#[cfg_attr(
+    not(feature = "test-pause"),
+    ignore = "needs the pause points: cargo test --features test-pause"
+)]
+fn exec_process_is_never_seen_in_the_container_with_the_hosts_root() {
+    use std::os::unix::fs::MetadataExt;
+    let mut c = Container::new("execroot");
+    c.args(&["sleep", "60"]);
+    c.create().ok();
+    c.start().ok();
+    let init = c.pid();
+    let pidns = ns(&init.to_string(), "pid");
+    let id = |link: String| fs::metadata(link).map(|m| (m.dev(), m.ino()));
+    let root = id(format!("/proc/{init}/root")).unwrap();
+    let mut seen = 0;
+    for point in ["exec:cloned", "exec:child-setup", "prepare:user-switched"] {
+        let mut paused = Paused::spawn(&c, point, &["exec", &c.id, "true"]);
+        paused.wait(point);
+        for p in others_in_pid_namespace(&pidns, init) {
+            seen += 1;
+            for what in ["root", "cwd"] {
+                let got = id(format!("/proc/{p}/{what}"));
+                assert_eq!(
+                    got.as_ref().ok(),
+                    Some(&root),
+                    "{point}: /proc/{p}/{what} of the exec'd process is not the container's root"
+                );
+            }
+        }
+        paused.kill();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !others_in_pid_namespace(&pidns, init).is_empty() {
+            assert!(Instant::now() < deadline, "{point}: exec'd process left");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert!(
+        seen >= 3,
+        "the exec'd process was not seen at every point ({seen})"
+    );
+    rt_in(&c.bundle, &["delete", "--force", &c.id]).ok();
+    assert_nothing_left(&c, (0, 0));
+}
+
 /// An rt command left running in the background, its output in files of the bundle.
 struct Background {
     child: Child,

@@ -25,10 +25,10 @@
 //! `OnceLock`: the environment is read once per process, at the first point reached.
 
 #[cfg(feature = "test-pause")]
-pub use on::{fd, forked, pause_point};
+pub use on::{fd, forked, forked_as, pause_point};
 
 #[cfg(not(feature = "test-pause"))]
-pub use off::{fd, forked, pause_point};
+pub use off::{fd, forked, forked_as, pause_point};
 
 #[cfg(feature = "test-pause")]
 mod on {
@@ -92,6 +92,16 @@ mod on {
         }
     }
 
+    /// [`forked`] for a process whose /proc is no longer the host's: `host_pid` tells its pid.
+    pub fn forked_as(host_pid: impl FnOnce() -> Option<i32>) {
+        if wanted().is_none() {
+            return;
+        }
+        if let Some(pid) = host_pid() {
+            HOST_PID.store(pid, Ordering::Relaxed);
+        }
+    }
+
     /// Stop here forever if `RT_TEST_PAUSE` names this point.
     pub fn pause_point(name: &'static str) {
         let Some(w) = wanted() else { return };
@@ -127,6 +137,9 @@ mod off {
     }
 
     pub fn forked() {}
+
+    #[inline(always)]
+    pub fn forked_as(_host_pid: impl FnOnce() -> Option<i32>) {}
 
     #[inline(always)]
     pub fn pause_point(_name: &'static str) {}

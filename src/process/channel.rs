@@ -21,9 +21,10 @@ pub enum FromInit {
     ConsoleMaster,
     /// Mounts are ready: run the prestart and createRuntime hooks, then answer `HooksDone`.
     RuntimeHooks,
-    /// `exec` in two steps (rootless): the first child joined the namespaces and forked the
-    /// process into the PID namespace, as the runtime's child; this is its pid.
-    Forked(i32),
+    /// `exec` in two steps: the first child joined the namespaces and forked the process into
+    /// the PID namespace, as the runtime's child; its pid, and whether it was born in its v2
+    /// cgroup.
+    Forked(i32, bool),
     /// A rootless init is dumpable for the moment: its id maps may be written (newuidmap wants
     /// the init's /proc files to be the caller's).
     MapIds,

@@ -112,11 +112,6 @@ impl ReturnTo {
         Ok(())
     }
 
-    /// Nothing to return to after all.
-    pub fn clear(&mut self) {
-        self.own.clear();
-    }
-
     /// Back to the namespaces kept, after the clone.
     pub fn back(&self) -> Result<()> {
         for (f, file) in &self.own {

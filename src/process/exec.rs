@@ -1,9 +1,10 @@
-//! `rt exec`'s process: a child of the runtime that joins the init's namespaces (through a pidfd,
-//! so that the kernel orders user and other namespaces itself), its root and cgroups, then goes
-//! through the same final steps as the init (`prepare`) and execs.
-//!
-//! PID and time namespaces only apply to children: the runtime joins them for the clone and
-//! returns to its own, so the child is born inside them.
+//! `rt exec`'s process, made in two steps as runc's nsexec does: a first child, outside the
+//! container's PID namespace (so none of its processes sees it), joins the init's PID, time and
+//! mount namespaces (through a pidfd) and its root, then forks the process as the runtime's child,
+//! born in the PID namespace (and its v2 cgroup) with the container's root already: it is never
+//! seen there with the host's root or the caller's cwd (/proc/<pid>/root, cwd). The process joins
+//! the remaining namespaces and its cgroups, then goes through the same final steps as the init
+//! (`prepare`) and execs.
 
 use super::channel::{self, Channel, FromInit, ToInit};
 use super::prepare::{self, Exec};
@@ -62,55 +63,26 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     let (parent_end, child_end) = channel::pair()?;
     // The process moves itself into the v1 cgroups (no RCU grace period, see SelfJoin).
     let self_join = o.cgroups.self_join();
-
-    let time = CloneFlags::from_bits_retain(CLONE_NEWTIME);
-    let for_children = o.namespaces & (CloneFlags::CLONE_NEWPID | time);
-    let mut restore = clone::ReturnTo::default();
-    for f in [CloneFlags::CLONE_NEWPID, time] {
-        if for_children.contains(f) {
-            restore.keep(f)?;
-        }
-    }
-    // Joining a PID namespace needs CAP_SYS_ADMIN in our own user namespace too: a rootless
-    // runtime has it only in the container's, which it must not enter itself (the container's
-    // root could then ptrace it). Its child enters them all and forks the process instead.
-    let mut two_step = false;
-    if !for_children.is_empty() {
-        match nix::sched::setns(o.init_pidfd.as_fd(), for_children) {
-            Ok(()) => {}
-            Err(nix::errno::Errno::EPERM) if o.namespaces.contains(CloneFlags::CLONE_NEWUSER) => {
-                two_step = true;
-                restore.clear();
-            }
-            Err(e) => return Err(e).sys(|| "join the container's pid and time namespaces"),
-        }
-    }
     // On cgroup v2 the process is born in its cgroup, unless it must first run on the
-    // execCPUAffinity.initial CPUs outside it.
-    // Not in two steps either: the intermediate process would count against pids.max.
+    // execCPUAffinity.initial CPUs outside it (the first child never is: it would count against
+    // pids.max).
     let v2 = match affinity(o.process, true) {
         Some(_) => None,
-        None if two_step => None,
         None => o.cgroups.open_v2_dir(),
     };
     // Born not dumpable: the container's processes may not reach our /proc files (exe, fd,
     // mem) nor ptrace us before we exec, not even for an instant after the clone.
     super::init::set_dumpable(false);
     crate::testpoint::pause_point("exec:before-clone");
-    let forked = clone::clone_into(0, v2.as_ref().map(|(_, f)| f));
-    if let Ok((clone::Forked::Child, _)) = forked {
-        drop(parent_end);
-        drop(restore);
-        child(o, &root, child_end, two_step, self_join)
-    }
-    restore.back()?;
-    let (clone::Forked::Parent(mut pid), in_v2_cgroup) = forked? else {
-        unreachable!("the child never returns")
+    let first = match clone::clone(0, None)? {
+        clone::Forked::Child => {
+            drop(parent_end);
+            child(o, &root, child_end, v2.as_ref().map(|(_, f)| f), self_join)
+        }
+        clone::Forked::Parent(pid) => pid,
     };
     drop(child_end);
-    if two_step {
-        pid = reap_on_error(pid, forked_pid(&parent_end, pid))?;
-    }
+    let (pid, in_v2_cgroup) = reap_on_error(first, forked_pid(&parent_end, first))?;
     let result = (|| -> Result<Spawned> {
         crate::testpoint::pause_point("exec:cloned");
         // process.execCPUAffinity.initial: before the move into the container's cgroup.
@@ -148,19 +120,28 @@ fn affinity(p: &Process, initial: bool) -> Option<&str> {
     list.as_deref().filter(|l| !l.trim().is_empty())
 }
 
-/// The pid of the process the first child of a two-step exec forked (and the first child reaped).
-fn forked_pid(chan: &Channel, first: i32) -> Result<i32> {
+/// The pid of the process the first child forked (and the first child reaped), and whether it was
+/// born in its v2 cgroup.
+fn forked_pid(chan: &Channel, first: i32) -> Result<(i32, bool)> {
     let msg = chan.recv::<FromInit>();
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(first), None);
     match msg? {
-        Some((FromInit::Forked(pid), _)) => Ok(pid),
+        Some((FromInit::Forked(pid, born_in), _)) => Ok((pid, born_in)),
         Some((FromInit::Error(m), _)) => bail!("{m}"),
         Some((m, _)) => bail!("exec channel: unexpected {m:?}"),
         None => bail!("the exec'd process exited while joining the container's namespaces"),
     }
 }
 
-fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups: SelfJoin) -> ! {
+/// The first child: the runtime's side of the setup, then [`join_and_fork`]; in the process it
+/// forks, [`setup`] and the exec.
+fn child(
+    o: &ExecOptions,
+    root: &OwnedFd,
+    chan: Channel,
+    v2: Option<&std::fs::File>,
+    cgroups: SelfJoin,
+) -> ! {
     // Die with the runtime while the setup goes on (see pdeath); and until the exec, keep the
     // container's processes out of our /proc files (memory, fds, exe).
     let guard = || {
@@ -175,26 +156,22 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
     // go over the channel), command line and environment, and no descriptor it does not use.
     crate::logging::detach();
     super::title::scrub();
-    if let Err(e) = super::fds::close_others(o.preserve_fds, &needed_fds(o, root, &chan, &cgroups))
-    {
+    let mut keep = needed_fds(o, root, &chan, &cgroups);
+    keep.extend(v2.map(|f| f.as_raw_fd()));
+    let fail = |e: anyhow::Error| -> ! {
         let _ = chan.send(&FromInit::error(&crate::errno::words(&e)), None);
         crate::sys::exit_now(1)
+    };
+    if let Err(e) = super::fds::close_others(o.preserve_fds, &keep) {
+        fail(e)
     }
-    let mut joined = None;
-    if two_step {
-        match join_and_fork(o, &chan) {
-            Ok(Some(j)) => {
-                // The forked process, the runtime's child (CLONE_PARENT): its own death signal.
-                guard();
-                joined = Some(j);
-            }
-            Ok(None) => crate::sys::exit_now(0),
-            Err(e) => {
-                let _ = chan.send(&FromInit::error(&crate::errno::words(&e)), None);
-                crate::sys::exit_now(1)
-            }
-        }
-    }
+    let joined = match join_and_fork(o, root, &chan, v2) {
+        Ok(Some(j)) => j,
+        Ok(None) => crate::sys::exit_now(0),
+        Err(e) => fail(e),
+    };
+    // The forked process, the runtime's child (CLONE_PARENT): its own death signal.
+    guard();
     match setup(o, root, &chan, joined, cgroups) {
         Ok(exec) => {
             crate::signal::reset_all();
@@ -203,37 +180,84 @@ fn child(o: &ExecOptions, root: &OwnedFd, chan: Channel, two_step: bool, cgroups
             let _ = chan.send(&FromInit::error(&msg), None);
             crate::sys::exit_now(127)
         }
-        Err(e) => {
-            let _ = chan.send(&FromInit::error(&crate::errno::words(&e)), None);
-            crate::sys::exit_now(1)
-        }
+        Err(e) => fail(e),
     }
 }
 
-/// The first step of a two-step exec: join every namespace, then fork the process, born in the
-/// PID namespace, as a sibling (the runtime's child). `Some` in the process, `None` in the first
+/// The first step: join the PID, time and mount namespaces and the container's root, then fork
+/// the process, born in the PID namespace (and in `v2`, its cgroup), as a sibling (the runtime's
+/// child). `Some` in the process, with the namespaces it has left to join; `None` in the first
 /// child once it has sent the pid.
-fn join_and_fork(o: &ExecOptions, chan: &Channel) -> Result<Option<Joined>> {
+fn join_and_fork(
+    o: &ExecOptions,
+    root: &OwnedFd,
+    chan: &Channel,
+    v2: Option<&std::fs::File>,
+) -> Result<Option<Joined>> {
     // listenerPath is a host path: connect before entering the container's mount namespace,
     // and take the procfs handle from here too (see procfs).
     let listener =
         crate::seccomp::connect_listener(o.linux.and_then(|l| l.seccomp().as_ref()), &o.state)?;
     let proc = crate::procfs::ProcFs::private()?;
-    // Entering a user namespace changes our credentials.
-    super::pdeath::keep(|| setns(o.init_pidfd, o.namespaces, "namespaces"))?;
-    match clone::clone(libc::CLONE_PARENT as u64, None)? {
-        clone::Forked::Child => Ok(Some(Joined { listener, proc })),
-        clone::Forked::Parent(pid) => {
-            chan.send(&FromInit::Forked(pid), None)?;
+    let userns = o.namespaces.contains(CloneFlags::CLONE_NEWUSER);
+    let early = o.namespaces
+        & (CloneFlags::CLONE_NEWPID
+            | CloneFlags::from_bits_retain(CLONE_NEWTIME)
+            | CloneFlags::CLONE_NEWNS);
+    let joined_early = early.is_empty()
+        || match nix::sched::setns(o.init_pidfd.as_fd(), early) {
+            Ok(()) => true,
+            // A rootless runtime may join them only from inside the container's user namespace.
+            Err(nix::errno::Errno::EPERM) if userns => false,
+            Err(e) => return Err(e).sys(|| "join the container's pid and mount namespaces"),
+        };
+    let (rest, cgroup) = if joined_early {
+        // The process joins the user namespace itself, which cannot be done from a chroot; and
+        // its cgroup then only by the runtime's write (the kernel checks CLONE_INTO_CGROUP with
+        // the credentials of the user namespace).
+        if !userns {
+            enter_root(root)?;
+        }
+        (o.namespaces - early, v2.filter(|_| !userns))
+    } else {
+        // Entering a user namespace changes our credentials.
+        super::pdeath::keep(|| setns(o.init_pidfd, o.namespaces, "namespaces"))?;
+        enter_root(root)?;
+        (CloneFlags::empty(), None)
+    };
+    match clone::clone_into(libc::CLONE_PARENT as u64, cgroup)? {
+        (clone::Forked::Child, _) => {
+            // Our /proc is the container's now; the private one is of the host's PID namespace.
+            crate::testpoint::forked_as(|| {
+                let stat = proc.read_to_string("self/stat").ok()?;
+                stat.split(' ').next()?.parse().ok()
+            });
+            Ok(Some(Joined {
+                listener,
+                proc,
+                rest,
+            }))
+        }
+        (clone::Forked::Parent(pid), born_in) => {
+            chan.send(&FromInit::Forked(pid, born_in), None)?;
             Ok(None)
         }
     }
 }
 
-/// What the first step of a two-step exec hands the process it forks.
+/// The init's root, which is not the mount namespace's root under --no-pivot.
+fn enter_root(root: &OwnedFd) -> Result<()> {
+    nix::unistd::fchdir(root.as_fd()).sys(|| "fchdir to the container's root")?;
+    nix::unistd::chroot(".").sys(|| "chroot to the container's root")?;
+    nix::unistd::chdir("/").sys(|| "chdir /")
+}
+
+/// What the first step hands the process it forks.
 struct Joined {
     listener: Option<crate::seccomp::Listener>,
     proc: crate::procfs::ProcFs,
+    /// The namespaces the process joins itself (those that apply to the caller only).
+    rest: CloneFlags,
 }
 
 /// What the process uses of the runtime's descriptors: the channel, the container's root and
@@ -252,41 +276,26 @@ fn setup(
     o: &ExecOptions,
     root: &OwnedFd,
     chan: &Channel,
-    joined: Option<Joined>,
+    joined: Joined,
     cgroups: SelfJoin,
 ) -> Result<Exec> {
     chan.expect(ToInit::Go, "exec", "runtime exited during setup")?;
     // After Go: the runtime has set execCPUAffinity.initial, which comes before the move.
     cgroups.join()?;
     crate::testpoint::pause_point("exec:child-setup");
-    let (seccomp_listener, proc) = match joined {
-        Some(j) => (j.listener, j.proc),
-        // listenerPath is a host path: connect before entering the container's mount namespace,
-        // and take the procfs handle from here too (see procfs): a private procfs of the
-        // container's PID namespace, which we were born in.
-        None => {
-            let l = crate::seccomp::connect_listener(
-                o.linux.and_then(|l| l.seccomp().as_ref()),
-                &o.state,
-            )?;
-            let proc = crate::procfs::ProcFs::private()?;
-            let rest = o.namespaces
-                - CloneFlags::CLONE_NEWPID
-                - CloneFlags::from_bits_retain(CLONE_NEWTIME);
-            if !rest.is_empty() {
-                // Entering a user namespace changes our credentials.
-                super::pdeath::keep(|| setns(o.init_pidfd, rest, "namespaces"))?;
-            }
-            (l, proc)
-        }
-    };
+    let Joined {
+        listener: seccomp_listener,
+        proc,
+        rest,
+    } = joined;
+    if !rest.is_empty() {
+        // Entering a user namespace changes our credentials.
+        super::pdeath::keep(|| setns(o.init_pidfd, rest, "namespaces"))?;
+    }
     if let Some(fin) = affinity(o.process, false) {
         super::sched::set_affinity(0, fin, "process.execCPUAffinity.final")?;
     }
-    // The init's root, which is not the mount namespace's root under --no-pivot.
-    nix::unistd::fchdir(root.as_fd()).sys(|| "fchdir to the container's root")?;
-    nix::unistd::chroot(".").sys(|| "chroot to the container's root")?;
-    nix::unistd::chdir("/").sys(|| "chdir /")?;
+    enter_root(root)?;
     nix::unistd::setsid().sys(|| "setsid")?;
     if let Some(adj) = o.process.oom_score_adj() {
         proc.write("self/oom_score_adj", adj.to_string().as_bytes())

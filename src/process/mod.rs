@@ -277,7 +277,7 @@ fn wait_ready(
             },
             Some((FromInit::Error(msg), _)) => bail!("{msg}"),
             Some((FromInit::Parked, _)) => bail!("{who}: parked before it was ready"),
-            Some((m @ (FromInit::Forked(_) | FromInit::MapIds), _)) => {
+            Some((m @ (FromInit::Forked(..) | FromInit::MapIds), _)) => {
                 bail!("{who}: unexpected {m:?}")
             }
             None => bail!("{who} exited during setup without reporting an error"),
