@@ -160,15 +160,16 @@ impl Cgroup {
         super::apply_resources(self.placement()?, r, nodes, false)
     }
 
-    /// [`Cgroup::apply`] in two steps around putting the init in: the v2 controllers `r` needs,
-    /// enabled while the cgroup is empty (cheap then), ...
-    pub fn enable_controllers(&self, r: &LinuxResources) -> Result<()> {
-        super::enable_v2(self.placement()?, r)
+    /// [`Cgroup::apply`] in two steps around putting the init in: what must come first (the v2
+    /// controllers, enabled while the cgroup is empty; the v1 device rules, written one by one),
+    /// ...
+    pub fn apply_before_init(&self, r: &LinuxResources, nodes: &DeviceNodes) -> Result<()> {
+        super::apply_before_init(self.placement()?, r, nodes)
     }
 
-    /// ... and the limits, which may go on once the init is in.
-    pub fn apply_limits(&self, r: &LinuxResources, nodes: &DeviceNodes) -> Result<()> {
-        super::apply_limits(self.placement()?, r, nodes, false)
+    /// ... and the rest, which may go on once the init is in.
+    pub fn apply_after_init(&self, r: &LinuxResources, nodes: &DeviceNodes) -> Result<()> {
+        super::apply_after_init(self.placement()?, r, nodes)
     }
 
     /// Change a running container's limits: the unit's properties (`merged`, with systemd), then

@@ -20,7 +20,7 @@ pub mod v2;
 pub use handle::Cgroup;
 use resources::apply as apply_resources;
 pub use resources::device_nodes;
-use resources::{enable_v2, limits as apply_limits};
+use resources::{after_init as apply_after_init, before_init as apply_before_init};
 pub use self_join::SelfJoin;
 
 use anyhow::{bail, Context, Result};

@@ -17,16 +17,44 @@ pub fn apply(
     update: bool,
 ) -> Result<()> {
     enable_v2(p, r)?;
-    limits(p, r, nodes, update)
+    limits(p, r, nodes, update, true)
 }
 
-/// [`apply`] without enabling v2 controllers: for a new container whose controllers were enabled
-/// before its init was put in (see [`enable_v2`]).
-pub fn limits(
+/// What of a new container's [`apply`] must be in place before its init exists: the v2
+/// controllers (see [`enable_v2`]) and the v1 device rules, which are written one by one (deny
+/// all, then each allow): the init making its device nodes meanwhile would meet the deny.
+pub fn before_init(
+    p: &Placement,
+    r: &LinuxResources,
+    nodes: &[(LinuxDeviceType, i64, i64)],
+) -> Result<()> {
+    enable_v2(p, r)?;
+    if let (false, Some((dir, false))) = (p.rootless, p.dir_for("devices")) {
+        v1::devices::apply(
+            dir,
+            &devices::rules(r.devices().as_deref().unwrap_or_default(), nodes),
+        )?;
+    }
+    Ok(())
+}
+
+/// The rest of a new container's [`apply`], which may go on while its init sets up (the v2
+/// device program is swapped in whole).
+pub fn after_init(
+    p: &Placement,
+    r: &LinuxResources,
+    nodes: &[(LinuxDeviceType, i64, i64)],
+) -> Result<()> {
+    limits(p, r, nodes, false, false)
+}
+
+/// [`apply`] without enabling v2 controllers; `v1_devices`: with the v1 device rules.
+fn limits(
     p: &Placement,
     r: &LinuxResources,
     nodes: &[(LinuxDeviceType, i64, i64)],
     update: bool,
+    v1_devices: bool,
 ) -> Result<()> {
     if let Some(m) = r.memory().as_ref().filter(set) {
         let (dir, is_v2) = need(p, "memory", "memory")?;
@@ -104,7 +132,8 @@ pub fn limits(
     } else if !update || r.devices().is_some() {
         let rules = devices::rules(r.devices().as_deref().unwrap_or_default(), nodes);
         match (p.dir_for("devices"), p.v2_dir()) {
-            (Some((dir, false)), _) => v1::devices::apply(dir, &rules)?,
+            (Some((dir, false)), _) if v1_devices => v1::devices::apply(dir, &rules)?,
+            (Some((_, false)), _) => {}
             (_, Some(dir)) => v2::devices(dir, &rules)?,
             _ => bail!("linux.resources.devices: no devices cgroup controller and no cgroup v2 on this host"),
         }
@@ -148,7 +177,7 @@ fn missing(p: &Placement, controller: &str, field: &str) -> anyhow::Error {
 /// config uses, so the host's own unified tree is not changed for nothing. Best done while the
 /// cgroup is empty: enabling a controller over a cgroup with processes migrates them, which
 /// waits for an RCU grace period (10-20 ms here).
-pub fn enable_v2(p: &Placement, r: &LinuxResources) -> Result<()> {
+fn enable_v2(p: &Placement, r: &LinuxResources) -> Result<()> {
     let Some((h, leaf)) = p.hierarchies.iter().zip(&p.paths).find(|(h, _)| h.v2) else {
         return Ok(());
     };

@@ -243,8 +243,8 @@ fn make_cgroup(
         state.cgroup_created_parents = p.created_parents();
         locked.save(state)?;
     }
-    // The limits themselves once the init exists (Callbacks::cloned).
-    p.enable_controllers(limits.resources)
+    // The rest once the init exists (Callbacks::cloned).
+    p.apply_before_init(limits.resources, &limits.nodes)
 }
 
 /// The init: its files in the state directory, its seccomp program, the rootfs bound in the
@@ -399,7 +399,7 @@ impl process::Parent for Callbacks<'_> {
             Some(_) => self.cgroup.apply(self.limits.resources, &self.limits.nodes),
             None => self
                 .cgroup
-                .apply_limits(self.limits.resources, &self.limits.nodes),
+                .apply_after_init(self.limits.resources, &self.limits.nodes),
         }
     }
 
