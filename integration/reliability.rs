@@ -717,6 +717,39 @@ fn crash_while_claiming_the_id_leaves_no_temporary_directory() {
     assert_nothing_left(&c, init);
 }
 
+/// No directory the process `p` holds leads out: `..` of each is itself (the root of its mount,
+/// or the container's root), and none is a procfs that shows the host's processes (ours).
+#[track_caller]
+fn assert_no_way_out_through_fds(p: i32, point: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::process::id().to_string();
+    let Ok(fds) = fs::read_dir(format!("/proc/{p}/fd")) else {
+        return;
+    };
+    for fd in fds.flatten() {
+        let path = fd.path();
+        let Ok(here) = fs::metadata(&path) else {
+            continue;
+        };
+        if !here.is_dir() {
+            continue;
+        }
+        let link = fs::read_link(&path).unwrap_or_default();
+        assert!(
+            !path.join(&me).exists(),
+            "{point}: fd {} of {p} ({link:?}) shows the host's processes",
+            fd.file_name().to_string_lossy()
+        );
+        let up = fs::metadata(path.join("..")).unwrap();
+        assert_eq!(
+            (up.dev(), up.ino()),
+            (here.dev(), here.ino()),
+            "{point}: fd {} of {p} ({link:?}) leads up out of it",
+            fd.file_name().to_string_lossy()
+        );
+    }
+}
+
 /// Wait until `init` is alone in its PID namespace again, after `exec` was killed at `point`.
 #[track_caller]
 fn wait_alone_in(pidns: &str, init: i32, point: &str) {
@@ -782,10 +815,11 @@ fn crash_in_exec_at_each_phase_leaves_no_process_in_the_container() {
 }
 
 /// The attack of a container process with CAP_SYS_PTRACE on `exec`: catch the exec'd process
-/// while it is set up and reach the host's files through /proc/<pid>/root (or cwd). At each
+/// while it is set up and reach the host's files through /proc/<pid>/root, cwd or fd/N. At each
 /// pause point of `exec`, every process of the container's PID namespace but the init must
-/// already have the container's root and cwd. (The process was once born in the PID namespace
-/// and joined the mount namespace after: the host's root was there for the taking.)
+/// already have the container's root and cwd, and no directory descriptor leading out. (The
+/// process was once born in the PID namespace and joined the mount namespace after; then it held
+/// a procfs of the host's PID namespace and the host's cgroup2 directory: all found by review.)
 #[test]
 #[cfg_attr(
     not(feature = "test-pause"),
@@ -815,6 +849,7 @@ fn exec_process_is_never_seen_in_the_container_with_the_hosts_root() {
                     "{point}: /proc/{p}/{what} of the exec'd process is not the container's root"
                 );
             }
+            assert_no_way_out_through_fds(p, point);
         }
         paused.kill();
         wait_alone_in(&pidns, init, point);

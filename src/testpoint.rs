@@ -25,10 +25,10 @@
 //! `OnceLock`: the environment is read once per process, at the first point reached.
 
 #[cfg(feature = "test-pause")]
-pub use on::{fd, forked, forked_as, pause_point};
+pub use on::{active, fd, forked, forked_as, pause_point};
 
 #[cfg(not(feature = "test-pause"))]
-pub use off::{fd, forked, forked_as, pause_point};
+pub use off::{active, fd, forked, forked_as, pause_point};
 
 #[cfg(feature = "test-pause")]
 mod on {
@@ -92,6 +92,11 @@ mod on {
         }
     }
 
+    /// Whether this process may pause (RT_TEST_PAUSE is set).
+    pub fn active() -> bool {
+        wanted().is_some()
+    }
+
     /// [`forked`] for a process whose /proc is no longer the host's: `host_pid` tells its pid.
     pub fn forked_as(host_pid: impl FnOnce() -> Option<i32>) {
         if wanted().is_none() {
@@ -140,6 +145,11 @@ mod off {
 
     #[inline(always)]
     pub fn forked_as(_host_pid: impl FnOnce() -> Option<i32>) {}
+
+    #[inline(always)]
+    pub fn active() -> bool {
+        false
+    }
 
     #[inline(always)]
     pub fn pause_point(_name: &'static str) {}

@@ -395,6 +395,7 @@ impl process::Parent for Callbacks<'_> {
         }
         // The limits go on while the init sets itself up: it waits for them (CgroupJoined)
         // before anything they govern (scheduler, memory policy, hooks, its program).
+        // With systemd the init waits for Go until now: all of it goes on here.
         match self.cgroup.unit() {
             Some(_) => self.cgroup.apply(self.limits.resources, &self.limits.nodes),
             None => self

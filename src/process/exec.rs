@@ -66,8 +66,10 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
     // On cgroup v2 the process is born in its cgroup, unless it must first run on the
     // execCPUAffinity.initial CPUs outside it (the first child never is: it would count against
     // pids.max).
+    // Nor in a user namespace: the kernel checks CLONE_INTO_CGROUP with its credentials.
     let v2 = match affinity(o.process, true) {
         Some(_) => None,
+        None if o.namespaces.contains(CloneFlags::CLONE_NEWUSER) => None,
         None => o.cgroups.open_v2_dir(),
     };
     // Born not dumpable: the container's processes may not reach our /proc files (exe, fd,
@@ -82,7 +84,8 @@ pub fn spawn(o: &ExecOptions) -> Result<Spawned> {
         clone::Forked::Parent(pid) => pid,
     };
     drop(child_end);
-    let (pid, in_v2_cgroup) = reap_on_error(first, forked_pid(&parent_end, first))?;
+    // The first child is reaped by now, whatever the answer.
+    let (pid, in_v2_cgroup) = forked_pid(&parent_end, first)?;
     let result = (|| -> Result<Spawned> {
         crate::testpoint::pause_point("exec:cloned");
         // process.execCPUAffinity.initial: before the move into the container's cgroup.
@@ -194,11 +197,15 @@ fn join_and_fork(
     chan: &Channel,
     v2: Option<&std::fs::File>,
 ) -> Result<Option<Joined>> {
-    // listenerPath is a host path: connect before entering the container's mount namespace,
-    // and take the procfs handle from here too (see procfs).
+    // listenerPath is a host path: connect before entering the container's mount namespace.
+    // No procfs handle is taken here: one of the host's PID namespace, inherited by the process,
+    // would show the host's processes (and their roots) to whoever reaches its descriptors.
     let listener =
         crate::seccomp::connect_listener(o.linux.and_then(|l| l.seccomp().as_ref()), &o.state)?;
-    let proc = crate::procfs::ProcFs::private()?;
+    // Test builds with a pause point asked for only: the process's host pid for the marker.
+    let host_proc = crate::testpoint::active()
+        .then(|| crate::procfs::ProcFs::private().ok())
+        .flatten();
     let userns = o.namespaces.contains(CloneFlags::CLONE_NEWUSER);
     let early = o.namespaces
         & (CloneFlags::CLONE_NEWPID
@@ -212,13 +219,11 @@ fn join_and_fork(
             Err(e) => return Err(e).sys(|| "join the container's pid and mount namespaces"),
         };
     let (rest, cgroup) = if joined_early {
-        // The process joins the user namespace itself, which cannot be done from a chroot; and
-        // its cgroup then only by the runtime's write (the kernel checks CLONE_INTO_CGROUP with
-        // the credentials of the user namespace).
+        // The process joins the user namespace itself, which cannot be done from a chroot.
         if !userns {
             enter_root(root)?;
         }
-        (o.namespaces - early, v2.filter(|_| !userns))
+        (o.namespaces - early, v2)
     } else {
         // Entering a user namespace changes our credentials.
         super::pdeath::keep(|| setns(o.init_pidfd, o.namespaces, "namespaces"))?;
@@ -227,11 +232,18 @@ fn join_and_fork(
     };
     match clone::clone_into(libc::CLONE_PARENT as u64, cgroup)? {
         (clone::Forked::Child, _) => {
-            // Our /proc is the container's now; the private one is of the host's PID namespace.
-            crate::testpoint::forked_as(|| {
-                let stat = proc.read_to_string("self/stat").ok()?;
-                stat.split(' ').next()?.parse().ok()
-            });
+            if let Some(hp) = host_proc {
+                crate::testpoint::forked_as(|| {
+                    let stat = hp.read_to_string("self/stat").ok()?;
+                    stat.split(' ').next()?.parse().ok()
+                });
+            }
+            // Born in it: the cgroup directory is no business of ours any more.
+            if let Some(f) = v2 {
+                crate::sys::close_number(f.as_raw_fd());
+            }
+            // A procfs of the container's PID namespace, which we were born in (see procfs).
+            let proc = crate::procfs::ProcFs::private()?;
             Ok(Some(Joined {
                 listener,
                 proc,

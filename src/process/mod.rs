@@ -211,9 +211,11 @@ fn serve_init(
     parent: &mut dyn Parent,
 ) -> Result<Option<OwnedFd>> {
     let maps_ids = plan.new.contains(CloneFlags::CLONE_NEWUSER);
-    if !maps_ids {
-        // Nothing for the init to wait for: its setup overlaps our record of it (should that
-        // fail, it is killed; until it is recorded it dies with us).
+    // Nothing for the init to wait for: its setup overlaps our record of it (should that fail,
+    // it is killed; until it is recorded it dies with us). Not with systemd, which moves it into
+    // its unit only now (until then it would set up, and be charged, in the caller's cgroups).
+    let early = !maps_ids && joining.cgroup.unit().is_none();
+    if early {
         chan.send(&ToInit::Go, None)?;
     }
     parent.cloned(pid)?;
@@ -225,6 +227,8 @@ fn serve_init(
             )?;
         }
         idmap::write(pid, opts.spec, opts.rootless)?;
+    }
+    if !early {
         chan.send(&ToInit::Go, None)?;
     }
     // The init joins its v1 cgroups itself (SelfJoin); the rest, if any, are ours to write.
