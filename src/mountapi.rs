@@ -158,6 +158,24 @@ pub fn clone_tree(src: &str, recursive: bool) -> Result<OwnedFd> {
     open_tree(libc::AT_FDCWD, &c, flags, &|| format!("{src:?}"))
 }
 
+/// A detached read-only bind of `src` alone (a file or a directory).
+pub fn read_only_clone(src: &str) -> Result<OwnedFd> {
+    let tree = clone_tree(src, false)?;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        ..Default::default()
+    };
+    setattr(tree.as_raw_fd(), &attr, false)?;
+    Ok(tree)
+}
+
+/// A plain descriptor (O_RDONLY) of the root of a detached tree, whose own descriptor is O_PATH
+/// (which mmap, PR_SET_MM and CLONE_INTO_CGROUP refuse); it keeps the tree alive.
+pub fn reopen(tree: &OwnedFd) -> Result<std::fs::File> {
+    let path = format!("/proc/self/fd/{}", tree.as_raw_fd());
+    std::fs::File::open(&path).sys(|| format!("open {path}"))
+}
+
 /// A detached bind of the symlink `src` itself (`src-nofollow`), not of what it points to.
 pub fn clone_link(src: &str) -> Result<OwnedFd> {
     let c = cstr(src)?;

@@ -4,13 +4,20 @@
 /// Process state letter and start time from `/proc/<pid>/stat`.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let raw = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: fields resume after the last ')'.
-    let rest = &raw[raw.rfind(')')? + 2..];
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // starttime is field 22 of the line, i.e. the 20th after the state (field 3).
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((state, start))
+    let fields = stat_fields(&raw)?;
+    let state = stat_field::<String>(&fields, 3)?.chars().next()?;
+    Some((state, stat_field(&fields, 22)?))
+}
+
+/// The fields of a `/proc/<pid>/stat` line after the command name, which may contain spaces and
+/// parentheses (fields resume after the last ')').
+pub fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    Some(stat.rsplit_once(')')?.1.split_whitespace().collect())
+}
+
+/// Field `n` of [`stat_fields`], numbered as in proc(5) (the first after the name is 3).
+pub fn stat_field<T: std::str::FromStr>(fields: &[&str], n: usize) -> Option<T> {
+    fields.get(n.checked_sub(3)?)?.parse().ok()
 }
 
 /// True if `pid` is still the process that had `start_time`, and not a zombie.

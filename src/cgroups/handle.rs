@@ -10,7 +10,7 @@
 
 use super::{freezer, stats, systemd, Placement, SelfJoin};
 use crate::errno::SysContext;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
 use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
@@ -201,12 +201,21 @@ impl Cgroup {
         // Through a detached read-only bind of the directory where we may make one: the process
         // born in it holds the descriptor a moment, and a process that reaches its
         // /proc/<pid>/fd must find no way up (`..` stays at the root of such a mount) nor write.
-        let file = read_only_bind(dir)
-            .or_else(|| std::fs::File::open(dir).ok())
-            .or_else(|| {
-                crate::logging::debug(&format!("open {}: cannot", dir.display()));
-                None
-            })?;
+        let bound = dir
+            .to_str()
+            .context("not UTF-8")
+            .and_then(crate::mountapi::read_only_clone)
+            .and_then(|tree| crate::mountapi::reopen(&tree));
+        let file = match bound {
+            Ok(f) => f,
+            // Not ours to mount (a rootless caller): the directory itself.
+            Err(_) => std::fs::File::open(dir)
+                .inspect_err(|e| {
+                    let e = crate::errno::describe_io(e);
+                    crate::logging::debug(&format!("open {}: {e}", dir.display()))
+                })
+                .ok()?,
+        };
         Some((dir.to_path_buf(), file))
     }
 
@@ -392,24 +401,6 @@ fn sub_cgroup(
         );
     }
     Ok(())
-}
-
-/// `dir` opened through a detached read-only bind mount of it alone (None when the mount API is
-/// not ours to use, as for a rootless caller).
-fn read_only_bind(dir: &Path) -> Option<std::fs::File> {
-    let tree = crate::mountapi::clone_tree(dir.to_str()?, false).ok()?;
-    let attr = crate::mountapi::MountAttr {
-        attr_set: crate::mountapi::MOUNT_ATTR_RDONLY,
-        ..Default::default()
-    };
-    crate::mountapi::setattr(std::os::fd::AsRawFd::as_raw_fd(&tree), &attr, false).ok()?;
-    // A plain descriptor of the directory (open_tree's is O_PATH, which CLONE_INTO_CGROUP
-    // refuses); it keeps the detached mount alive.
-    std::fs::File::open(format!(
-        "/proc/self/fd/{}",
-        std::os::fd::AsRawFd::as_raw_fd(&tree)
-    ))
-    .ok()
 }
 
 #[cfg(test)]

@@ -392,16 +392,13 @@ impl process::Parent for Callbacks<'_> {
                 self.state.cgroup_created_parents = made;
                 self.locked.save(self.state)?;
             }
+            // The init waits for Go until now (see process::serve_init): all of it goes on here.
+            return self.cgroup.apply(self.limits.resources, &self.limits.nodes);
         }
         // The limits go on while the init sets itself up: it waits for them (CgroupJoined)
         // before anything they govern (scheduler, memory policy, hooks, its program).
-        // With systemd the init waits for Go until now: all of it goes on here.
-        match self.cgroup.unit() {
-            Some(_) => self.cgroup.apply(self.limits.resources, &self.limits.nodes),
-            None => self
-                .cgroup
-                .apply_after_init(self.limits.resources, &self.limits.nodes),
-        }
+        self.cgroup
+            .apply_after_init(self.limits.resources, &self.limits.nodes)
     }
 
     fn parked(&mut self) -> Result<()> {

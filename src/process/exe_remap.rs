@@ -233,16 +233,9 @@ fn plan(mappings: &[Mapping], writable: &[(usize, usize)], page: usize) -> Vec<R
 /// This process's memory bounds from /proc/self/stat, with `exe_fd` as the new exe.
 fn current_mm_map(exe_fd: i32) -> Result<PrctlMmMap> {
     let stat = std::fs::read_to_string("/proc/self/stat").context("read /proc/self/stat")?;
-    // Fields after the command name, which may hold spaces; the first of them is field 3.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("/proc/self/stat: no command name")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let fields = crate::pidinfo::stat_fields(&stat).context("/proc/self/stat: no command name")?;
     let field = |n: usize| -> Result<u64> {
-        fields
-            .get(n - 3)
-            .and_then(|v| v.parse().ok())
+        crate::pidinfo::stat_field(&fields, n)
             .with_context(|| format!("/proc/self/stat: field {n}"))
     };
     // SAFETY: brk(0) changes nothing and returns the current break.

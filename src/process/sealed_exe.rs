@@ -20,7 +20,7 @@ use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 
 const SEALS: SealFlag = SealFlag::F_SEAL_SEAL
@@ -105,20 +105,12 @@ pub fn ensure() -> Result<()> {
 
 /// Make the image (a mount of our binary alone) our /proc/self/exe in place: no exec.
 pub(super) fn remap_onto(tree: &OwnedFd) -> Result<()> {
-    let path = format!("/proc/self/fd/{}", tree.as_raw_fd());
-    let image = File::open(&path).sys(|| format!("open {path}"))?;
-    super::exe_remap::onto(&image)
+    super::exe_remap::onto(&mountapi::reopen(tree)?)
 }
 
 /// A detached read-only bind mount of our own binary.
 pub(super) fn read_only_mount() -> Result<OwnedFd> {
-    let tree = mountapi::clone_tree("/proc/self/exe", false)?;
-    let attr = mountapi::MountAttr {
-        attr_set: mountapi::MOUNT_ATTR_RDONLY,
-        ..Default::default()
-    };
-    mountapi::setattr(tree.as_raw_fd(), &attr, false)?;
-    Ok(tree)
+    mountapi::read_only_clone("/proc/self/exe")
 }
 
 fn sealed_copy(mut exe: File) -> Result<OwnedFd> {

@@ -5,12 +5,14 @@
 
 /// `arg_start arg_end env_start env_end` of /proc/self/stat (fields 48 to 51).
 fn areas(stat: &str) -> Option<[usize; 4]> {
-    // Fields after the command name, which may hold spaces and parentheses itself.
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (the state).
-    let field = |n: usize| f.get(n - 3)?.parse::<usize>().ok();
-    Some([field(48)?, field(49)?, field(50)?, field(51)?])
+    use crate::pidinfo::{stat_field, stat_fields};
+    let f = stat_fields(stat)?;
+    Some([
+        stat_field(&f, 48)?,
+        stat_field(&f, 49)?,
+        stat_field(&f, 50)?,
+        stat_field(&f, 51)?,
+    ])
 }
 
 /// Replace the command line with `rt init` and clear the environment strings, in place.

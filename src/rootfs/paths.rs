@@ -34,17 +34,8 @@ fn how(flags: OFlag, mode: u32) -> OpenHow {
 
 /// `p` relative to the root, lexically cleaned as the kernel walks it from `/` ("/.." is "/").
 fn rel(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
+    let clean = lexical_clean(p);
+    clean.strip_prefix("/").unwrap_or(&clean).to_path_buf()
 }
 
 /// Symlinks followed by `mkdir_all` before giving up, as the kernel's MAXSYMLINKS.
